@@ -1,0 +1,133 @@
+"""Configuration profiles; secrets and locations come only from the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_SECRET_KEY = "dev-only-not-secret"
+DEFAULT_FEED_MAX_BYTES = 4 * 1024**3  # a nightly file of 3M transactions is ~1.2 GB
+
+
+class ConfigError(Exception):
+    """The settings cannot run this profile; the message says what to set."""
+
+
+def _instance_dir() -> Path:
+    return Path(os.environ.get("CRM_INSTANCE_PATH", Path.cwd() / "instance")).resolve()
+
+
+class BaseConfig:
+    ENV_NAME = "base"
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    INSTANCE_PATH: str = ""
+    DATABASE_URL: str = ""
+    INBOX: str = ""
+    FEED_MAX_BYTES = DEFAULT_FEED_MAX_BYTES
+    # How many records the pipeline hands to the database at once.
+    INGEST_CHUNK = 5000
+    SCHEDULER_INBOX_SECONDS = 60
+    LOG_LEVEL = "INFO"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("CRM_INSTANCE_PATH", _instance_dir())).resolve()
+        self.INSTANCE_PATH = str(instance)
+        self.SECRET_KEY = env.get("CRM_SECRET_KEY", self.SECRET_KEY)
+        self.DATABASE_URL = env.get("CRM_DATABASE_URL", "") or self.default_database_url(instance)
+        self.INBOX = env.get("CRM_INBOX", str(instance / "inbox"))
+        self.LOG_LEVEL = env.get("CRM_LOG_LEVEL", self.LOG_LEVEL)
+        self.FEED_MAX_BYTES = _positive_int(env, "CRM_FEED_MAX_BYTES", self.FEED_MAX_BYTES)
+        self.INGEST_CHUNK = _positive_int(env, "CRM_INGEST_CHUNK", self.INGEST_CHUNK)
+        self.SCHEDULER_INBOX_SECONDS = _positive_int(
+            env, "CRM_SCHEDULER_INBOX_SECONDS", self.SCHEDULER_INBOX_SECONDS
+        )
+
+    def default_database_url(self, instance: Path) -> str:
+        return f"sqlite:///{instance / 'crm.sqlite3'}"
+
+    def check(self) -> None:
+        """Raise ConfigError when this profile cannot start with these settings."""
+        if not self.DATABASE_URL.split(":", 1)[0].split("+", 1)[0] in (
+            "sqlite", "postgresql", "oracle"
+        ):
+            raise ConfigError(
+                f"CRM_DATABASE_URL {self.DATABASE_URL!r} is not a sqlite://, "
+                "postgresql+psycopg:// or oracle+oracledb:// URL"
+            )
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in dir(self) if k.isupper()}
+
+
+class DevelopmentConfig(BaseConfig):
+    ENV_NAME = "development"
+    DEBUG = True
+
+
+class TestConfig(BaseConfig):
+    ENV_NAME = "test"
+    TESTING = True
+    INGEST_CHUNK = 50  # small chunks so tests cross chunk boundaries
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = dict(os.environ if environ is None else environ)
+        # Tests never touch the developer's database unless told so explicitly.
+        env["CRM_DATABASE_URL"] = env.get("CRM_TEST_DATABASE_URL", "sqlite://")
+        super().__init__(env)
+
+
+class ProductionConfig(BaseConfig):
+    ENV_NAME = "production"
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        self._explicit_db = bool(env.get("CRM_DATABASE_URL"))
+        super().__init__(env)
+
+    def check(self) -> None:
+        if self.SECRET_KEY == DEFAULT_SECRET_KEY or len(self.SECRET_KEY) < 32:
+            raise ConfigError(
+                "production needs CRM_SECRET_KEY set to a random value of 32+ characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        if not self._explicit_db:
+            raise ConfigError("production needs CRM_DATABASE_URL (PostgreSQL or Oracle)")
+        super().check()
+
+
+PROFILES: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None, environ: Mapping[str, str] | None = None) -> BaseConfig:
+    """Build and check the profile named by ``name`` or ``CRM_ENV`` (default development)."""
+    env = os.environ if environ is None else environ
+    name = name or env.get("CRM_ENV", "development")
+    try:
+        profile = PROFILES[name]
+    except KeyError:
+        raise ConfigError(
+            f"CRM_ENV {name!r} is not one of {', '.join(PROFILES)}"
+        ) from None
+    config = profile(env)
+    config.check()
+    return config
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {value}")
+    return value

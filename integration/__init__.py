@@ -1,0 +1,1 @@
+"""The customer data centre: unified model, feed adapters, ingestion pipeline."""

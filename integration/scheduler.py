@@ -1,0 +1,126 @@
+"""The scheduler process: picks feed files up from the inbox, one importer at a time."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy import Engine, insert, or_, update
+from sqlalchemy.exc import IntegrityError
+
+from integration import models as m
+from integration.adapters.base import FeedRejected
+from integration.db import utcnow
+from integration.pipeline import ImportResult, import_file
+
+log = logging.getLogger(__name__)
+
+locks = m.JobLock.__table__
+INBOX_LOCK = "inbox"
+LEASE = timedelta(minutes=30)  # renewed before every file; a dead holder frees it by expiry
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def acquire_lock(engine: Engine, name: str, holder: str, lease: timedelta = LEASE) -> bool:
+    """Take or renew the named lease; False when another live holder has it.
+
+    One conditional UPDATE decides, so two processes can never both win."""
+    now = utcnow()
+    with engine.begin() as conn:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(locks), {"name": name, "holder": None, "expires_at": None})
+        except IntegrityError:
+            pass
+        taken = conn.execute(
+            update(locks)
+            .where(locks.c.name == name,
+                   or_(locks.c.holder.is_(None), locks.c.holder == holder,
+                       locks.c.expires_at < now))
+            .values(holder=holder, expires_at=now + lease)
+        ).rowcount
+    return taken == 1
+
+
+def release_lock(engine: Engine, name: str, holder: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(locks).where(locks.c.name == name, locks.c.holder == holder)
+                     .values(holder=None, expires_at=None))
+
+
+def _order_key(path: Path, max_bytes: int) -> tuple[str, int, str]:
+    """Files are imported in (source, sequence) order; unreadable ones last."""
+    from integration.adapters.detect import open_adapter
+
+    try:
+        adapter = open_adapter(path, "auto", max_bytes)
+        header = adapter.header()
+        getattr(adapter, "close", lambda: None)()
+    except (FeedRejected, OSError):
+        return ("~", 0, path.name)
+    return (header.source, header.sequence or 0, path.name)
+
+
+def inbox_files(inbox: Path, max_bytes: int) -> list[Path]:
+    files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: _order_key(p, max_bytes))
+
+
+def pick_up_inbox(engine: Engine, config: Mapping[str, Any],
+                  holder: str | None = None) -> list[ImportResult]:
+    """Import every file waiting in the inbox, then move it to processed/ or rejected/."""
+    inbox = Path(config["INBOX"])
+    inbox.mkdir(parents=True, exist_ok=True)
+    holder = holder or holder_name()
+    if not acquire_lock(engine, INBOX_LOCK, holder):
+        log.info("inbox is being imported by another process")
+        return []
+    results = []
+    try:
+        for path in inbox_files(inbox, config["FEED_MAX_BYTES"]):
+            if not path.exists():
+                continue
+            if not acquire_lock(engine, INBOX_LOCK, holder):  # renew; lost means stop
+                log.warning("lost the inbox lease; stopping")
+                break
+            result = import_file(engine, path, max_bytes=config["FEED_MAX_BYTES"],
+                                 chunk=config["INGEST_CHUNK"])
+            target = inbox / ("rejected" if result.status == "rejected" else "processed")
+            target.mkdir(exist_ok=True)
+            destination = target / path.name
+            if destination.exists():
+                destination = target / f"{path.stem}.batch{result.batch_id}{path.suffix}"
+            shutil.move(str(path), destination)
+            results.append(result)
+    finally:
+        release_lock(engine, INBOX_LOCK, holder)
+    return results
+
+
+def run_scheduler(app: Any) -> None:
+    """Block, running the jobs on their intervals until interrupted."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from portal.extensions import db
+
+    scheduler = BlockingScheduler(timezone="UTC")
+
+    def inbox_job() -> None:
+        with app.app_context():
+            pick_up_inbox(db.engine, app.config)
+
+    scheduler.add_job(inbox_job, "interval", seconds=app.config["SCHEDULER_INBOX_SECONDS"],
+                      id="inbox", max_instances=1, coalesce=True, next_run_time=utcnow())
+    log.info("scheduler started; inbox %s every %ss", app.config["INBOX"],
+             app.config["SCHEDULER_INBOX_SECONDS"])
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

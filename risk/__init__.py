@@ -1,0 +1,1 @@
+"""Rules that raise alerts on customers (later issues)."""

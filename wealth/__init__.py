@@ -1,0 +1,1 @@
+"""Financial planning: risk-tolerance assessment, suitability, goals, plans (later issues)."""
