@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from portal.extensions import db as database
 
@@ -101,6 +101,7 @@ def run_imports(paths: list[Path], adapter: str, as_json: bool) -> int:
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--adapter", type=click.Choice(["auto", "cbs", "camt053"]), default="auto",
@@ -112,6 +113,7 @@ def import_command(files: tuple[Path, ...], adapter: str, as_json: bool) -> None
 
 
 @click.command("stats")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True)
 def stats_command(as_json: bool) -> None:
     """Counts held now."""
@@ -127,6 +129,7 @@ def stats_command(as_json: bool) -> None:
 
 
 @click.command("batches")
+@with_appcontext
 @click.option("--limit", default=20, show_default=True)
 @click.option("--source")
 @click.option("--json", "as_json", is_flag=True)
@@ -214,6 +217,7 @@ def quarantine_discard(ids: tuple[int, ...], all_waiting: bool, reason: str,
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--seed", default=20261120, show_default=True)
 @click.option("--customers", default=2000, show_default=True, type=click.IntRange(50))
 @click.option("--months", default=12, show_default=True, type=click.IntRange(1, 36))
@@ -240,6 +244,7 @@ def demo_command(seed: int, customers: int, months: int, out: Path | None, no_lo
 
 
 @click.command("scheduler")
+@with_appcontext
 @click.option("--once", is_flag=True, help="Run the inbox job once and exit.")
 def scheduler_command(once: bool) -> None:
     """Run the job scheduler (inbox pick-up every CRM_SCHEDULER_INBOX_SECONDS)."""
