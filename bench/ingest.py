@@ -125,7 +125,7 @@ def floor_parse(path: Path) -> dict[str, float]:
 
 def floor_insert(path: Path, url: str) -> dict[str, float]:
     """Parse and raw-insert the same rows (no validation, no resolution: the floor)."""
-    from integration.db import make_engine
+    from integration.db import make_engine, to_units
 
     engine = make_engine(url)
     raw = engine.raw_connection()
@@ -139,6 +139,8 @@ def floor_insert(path: Path, url: str) -> dict[str, float]:
     txn_cols = ("source", "source_id", "account_id", "booking_date", "amount", "currency",
                 "type", "channel", "counterparty_name", "narrative", "closed")
     now = "2026-11-21 00:00:00+00:00"
+    # The stored form of an amount: as given for PostgreSQL, ten-thousandths on SQLite.
+    money = (lambda text: text) if is_pg else to_units
     customer_ids: dict[str, int] = {}
     account_ids: dict[str, int] = {}
     batches: dict[str, list[tuple]] = {"customers": [], "accounts": [], "transactions": []}
@@ -190,12 +192,12 @@ def floor_insert(path: Path, url: str) -> dict[str, float]:
             aid = len(account_ids) + 1
             account_ids[attrs["id"]] = aid
             batches["accounts"].append((aid, "CBS", attrs["id"], customer_ids[attrs["customer"]],
-                                        f["Product"], f["Type"], f["Currency"], f["Balance"],
+                                        f["Product"], f["Type"], f["Currency"], money(f["Balance"]),
                                         "2026-11-20", f.get("OpenDate"), "ACTIVE", f.get("Branch")))
             table = "accounts"
         else:
             batches["transactions"].append(("CBS", attrs["id"], account_ids[attrs["account"]],
-                                            f["BookingDate"], f["Amount"], f["currency"],
+                                            f["BookingDate"], money(f["Amount"]), f["currency"],
                                             f["Type"], f["Channel"], None, f.get("Narrative"),
                                             False if is_pg else 0))
             table = "transactions"

@@ -13,10 +13,6 @@ class ConfigError(Exception):
     """The settings cannot run this profile; the message says what to set."""
 
 
-def _instance_dir() -> Path:
-    return Path(os.environ.get("CRM_INSTANCE_PATH", Path.cwd() / "instance")).resolve()
-
-
 class BaseConfig:
     ENV_NAME = "base"
     DEBUG = False
@@ -33,7 +29,7 @@ class BaseConfig:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        instance = Path(env.get("CRM_INSTANCE_PATH", _instance_dir())).resolve()
+        instance = Path(env.get("CRM_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
         self.INSTANCE_PATH = str(instance)
         self.SECRET_KEY = env.get("CRM_SECRET_KEY", self.SECRET_KEY)
         self.DATABASE_URL = env.get("CRM_DATABASE_URL", "") or self.default_database_url(instance)
@@ -75,7 +71,7 @@ class TestConfig(BaseConfig):
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(os.environ if environ is None else environ)
         # Tests never touch the developer's database unless told so explicitly.
-        env["CRM_DATABASE_URL"] = env.get("CRM_TEST_DATABASE_URL", "sqlite://")
+        env["CRM_DATABASE_URL"] = env.get("CRM_TEST_DATABASE_URL") or "sqlite://"
         super().__init__(env)
 
 

@@ -1,8 +1,12 @@
 """Identity documents: normalisation, the resident-ID checksum, the key sources merge on."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+_FIRST_GENERATION = re.compile(r"[0-9]{15}\Z")
+_SECOND_GENERATION = re.compile(r"[0-9]{17}[0-9X]\Z")  # ASCII only: not str.isdigit()
+_FULL_WIDTH = {0xFF01 + i: 0x21 + i for i in range(94)} | {0x3000: 0x20}
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 
@@ -28,16 +32,15 @@ def resident_id_check_char(first17: str) -> str:
 
 def normalise(doc_type: str, number: str) -> IdentityDocument:
     """Normalise a document number; resident IDs are checksum-checked."""
-    cleaned = "".join(number.split()).replace("-", "").upper()
+    # Full-width digits and letters are common in keyed-in Chinese data: read them as ASCII.
+    cleaned = "".join(number.translate(_FULL_WIDTH).split()).replace("-", "").upper()
     if doc_type != "RESIDENT_ID":
         return IdentityDocument(doc_type, cleaned, valid=bool(cleaned))
-    if len(cleaned) == 15 and cleaned.isdigit():
+    if _FIRST_GENERATION.match(cleaned):
         # First-generation IDs: 2-digit year, no check character.
         body = cleaned[:6] + "19" + cleaned[6:]
         return IdentityDocument(doc_type, body + resident_id_check_char(body), valid=True)
-    if len(cleaned) != 18 or not cleaned[:17].isdigit() or not (
-        cleaned[17].isdigit() or cleaned[17] == "X"
-    ):
+    if not _SECOND_GENERATION.match(cleaned):
         return IdentityDocument(
             doc_type, cleaned, valid=False,
             warning=f"resident ID {mask(cleaned)} is not 18 characters of digits (and X)",

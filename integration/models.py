@@ -12,20 +12,20 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Identity,
     Index,
     Integer,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from integration.db import Base, UTCDateTime, utcnow
+from integration.db import Base, Decimal4, UTCDateTime, utcnow
 
-Money = Numeric(20, 4)  # amounts arrive with up to 4 fraction digits
-Rate = Numeric(18, 8)
-# Oracle has no autoincrementing BIGINT of its own; Identity() is portable.
+Money = Decimal4  # amounts, rates and units arrive with up to 4 fraction digits
+# Surrogate keys use Identity(): an identity column on PostgreSQL and Oracle, the rowid on
+# SQLite (which autoincrements only an INTEGER primary key, hence the variant).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 SOURCE_LEN = 16
@@ -56,7 +56,7 @@ class Product(Base):
     currency: Mapped[str] = mapped_column(String(3))
     min_amount: Mapped[Decimal | None] = mapped_column(Money)
     term_days: Mapped[int | None] = mapped_column(Integer)
-    expected_return: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
+    expected_return: Mapped[Decimal | None] = mapped_column(Money)
     closed: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("feed_batches.id"))
@@ -71,7 +71,7 @@ class FxRate(Base):
 
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
-    to_cny: Mapped[Decimal] = mapped_column(Rate)
+    to_cny: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("feed_batches.id"))
 
@@ -81,7 +81,7 @@ class Customer(Base):
 
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     gender: Mapped[str | None] = mapped_column(String(1))
     birth_date: Mapped[date | None] = mapped_column(Date)
@@ -124,7 +124,7 @@ class CustomerSource(Base):
 
     __tablename__ = "customer_sources"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     source_id: Mapped[str] = mapped_column(String(KEY_LEN))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -144,7 +144,7 @@ class CustomerSource(Base):
 class Account(Base):
     __tablename__ = "accounts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     source_id: Mapped[str] = mapped_column(String(KEY_LEN))  # the account number
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -155,7 +155,7 @@ class Account(Base):
     balance_date: Mapped[date] = mapped_column(Date)
     open_date: Mapped[date | None] = mapped_column(Date)
     maturity_date: Mapped[date | None] = mapped_column(Date)
-    interest_rate: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
+    interest_rate: Mapped[Decimal | None] = mapped_column(Money)
     credit_limit: Mapped[Decimal | None] = mapped_column(Money)
     overdue_days: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(10), default="ACTIVE")
@@ -174,12 +174,12 @@ class Account(Base):
 class Holding(Base):
     __tablename__ = "holdings"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     source_id: Mapped[str] = mapped_column(String(KEY_LEN))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     product_code: Mapped[str] = mapped_column(ForeignKey("products.code"))
-    units: Mapped[Decimal] = mapped_column(Numeric(24, 6))
+    units: Mapped[Decimal] = mapped_column(Money)
     market_value: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     cost: Mapped[Decimal | None] = mapped_column(Money)
@@ -193,7 +193,7 @@ class Holding(Base):
 class Transaction(Base):
     __tablename__ = "transactions"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     source_id: Mapped[str] = mapped_column(String(KEY_LEN))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -222,7 +222,7 @@ class FeedBatch(Base):
 
     __tablename__ = "feed_batches"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     file_name: Mapped[str] = mapped_column(String(500))
     file_sha256: Mapped[str] = mapped_column(String(64), index=True)
     file_size: Mapped[int] = mapped_column(BigInteger)
@@ -267,7 +267,7 @@ class QuarantinedRecord(Base):
 
     __tablename__ = "quarantined_records"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("feed_batches.id"), index=True)
     source: Mapped[str] = mapped_column(String(SOURCE_LEN))
     business_date: Mapped[date] = mapped_column(Date)

@@ -19,7 +19,7 @@ from integration import models as m
 from integration import quarantine
 from integration.adapters import detect
 from integration.adapters.base import FeedRejected, Record
-from integration.db import utcnow
+from integration.db import to_units, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def stage_function(conn: Connection) -> Callable[[Connection, list[tuple[Any, ..
             cursor = c.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 cursor.executemany(sql, [
-                    (*r[:5], r[5].isoformat(), r[6].isoformat() if r[6] else None, str(r[7]),
-                     *r[8:]) for r in rows
+                    (*r[:5], r[5].isoformat(), r[6].isoformat() if r[6] else None,
+                     to_units(r[7]), *r[8:]) for r in rows
                 ])
             finally:
                 cursor.close()
@@ -183,6 +183,7 @@ def _run(engine: Engine, path: Path, adapter_name: str, max_bytes: int, chunk: i
         if header.sequence is not None:
             result.warnings += _sequence_warnings(conn, header.source, header.sequence)
         ctx = ap.Context(header.source, result.batch_id, header.business_date)
+        ap.prepare_stage(conn)
         appliers = appliers_for(conn)
         pending: list[Record] = []
         invalid: list[Record] = []

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert
 from integration import models as m
 from integration import records as codec
 from integration.adapters.base import FeedRejected, Record
-from integration.apply import Context, Failure, Outcome
+from integration.apply import Context, Failure, Outcome, prepare_stage
 from integration.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ def operator_release(engine: Engine, ids: Sequence[int], operator: str) -> Quara
     from integration.pipeline import appliers_for
 
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        prepare_stage(conn)
         applied = reapply(conn, ids, appliers_for(conn), None, by=operator)
         waiting = conn.execute(
             select(func.count()).select_from(quarantined)

@@ -31,6 +31,8 @@ KIND = {"Rate": "rate", "Branch": "branch", "Product": "product", "Customer": "c
 KEY_ATTRIBUTE = {"Rate": "currency", "Branch": "code", "Product": "code"}
 
 SOURCE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{1,15}\Z")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")  # str.isdigit() also accepts '²', which int() refuses
 
 CATEGORIES = frozenset({"DEPOSIT", "TIME_DEPOSIT", "LOAN", "CARD", "FUND", "WEALTH",
                         "INSURANCE", "BOND"})
@@ -64,9 +66,9 @@ CHILDREN = {
 _TAGS = {rec: {_Q + c: c for c in kids} for rec, kids in CHILDREN.items()}
 
 
-# Record names that are also field names inside other records.
-_FIELD_NAMES_TOO = frozenset({"Branch", "Product"})
-_RECORD_TAGS = frozenset(_Q + r for r in CHILDREN)
+# Record names that are also field names (Customer/Branch, Counterparty/Account, ...).
+_FIELD_NAMES_TOO = frozenset({"Branch", "Product", "Account"})
+_CONTAINER_TAGS = frozenset(_Q + t for t in ("Feed", *(s for s, _ in SECTIONS)))
 
 
 _TOP_LEVEL = frozenset(_Q + t for t in ("Trailer", *(s for s, _ in SECTIONS)))
@@ -87,8 +89,9 @@ def _check_previous(elem: etree._Element, record_tag: str | None) -> None:
 
 
 def _is_field(elem: etree._Element) -> bool:
+    """Records sit in a section (or, misplaced, in Feed); anything deeper is a field."""
     parent = elem.getparent()
-    return parent is not None and parent.tag in _RECORD_TAGS
+    return parent is not None and parent.tag not in _CONTAINER_TAGS
 
 
 def sniff(head: bytes) -> bool:
@@ -299,7 +302,8 @@ class CbsAdapter:
     def header(self) -> FeedHeader:
         if self._header is None:
             event, elem = next(self._events, (None, None))
-            if elem is None or elem.tag != _Q + "Feed" or event != "start":
+            if (elem is None or elem.tag != _Q + "Feed" or event != "start"
+                    or elem.getparent() is not None):
                 found = etree.QName(elem).text if elem is not None else "nothing"
                 raise FeedRejected(f"not a urn:bankcrm:feed:1 Feed document (root is {found})")
             self._header = _read_header(dict(elem.attrib))
@@ -313,7 +317,7 @@ class CbsAdapter:
         for event, elem in self._events:
             local = elem.tag[len(_Q):]
             if local in _FIELD_NAMES_TOO and _is_field(elem):
-                continue  # <Branch>/<Product> inside a record is a field, not a record
+                continue  # e.g. <Branch> inside a Customer is a field, not a record
             if event == "end" and local in KIND:
                 if section is None or SECTIONS[section_index][1] != local:
                     raise FeedRejected(f"{local} {elem.get('id') or elem.get('code') or ''} "
@@ -337,6 +341,8 @@ class CbsAdapter:
                     section_index = len(SECTIONS)
             elif local == "Feed":
                 if event == "end":
+                    for _event, _elem in self._events:  # let libxml2 see what follows
+                        raise FeedRejected("content after </Feed>")
                     self._finish(header, elem)
                     return
                 raise FeedRejected("Feed inside Feed")
@@ -350,6 +356,11 @@ class CbsAdapter:
                     _check_previous(elem, None)
                     section_index, section = index, local
                 else:
+                    record_tag = _Q + SECTIONS[index][1]
+                    for child in elem:  # what was not released: only the last record
+                        if isinstance(child.tag, str) and child.tag != record_tag:
+                            raise FeedRejected(f"unexpected element "
+                                               f"{etree.QName(child).localname!r} in {local}")
                     section = None
                     release(elem)
         raise FeedRejected("file ends before </Feed>")
@@ -361,7 +372,7 @@ class CbsAdapter:
         if self._trailer is None:
             raise FeedRejected("the Trailer is missing (truncated file?)")
         declared = self._trailer.get("records", "")
-        if not declared.isdigit():
+        if not _DIGITS.match(declared):
             raise FeedRejected(f"Trailer records {declared!r} is not a count")
         if int(declared) != self._count:
             raise FeedRejected(
@@ -382,14 +393,17 @@ def _read_header(attrs: dict[str, str]) -> FeedHeader:
     source = attrs.get("source", "")
     if not SOURCE_PATTERN.match(source):
         raise FeedRejected(f"Feed/@source {source!r} is not a source name ([A-Z][A-Z0-9_]{{1,15}})")
+    raw_date = attrs.get("businessDate", "")
     try:
-        business_date = date.fromisoformat(attrs.get("businessDate", ""))
+        if not _ISO_DATE.match(raw_date):
+            raise ValueError(raw_date)
+        business_date = date.fromisoformat(raw_date)
     except ValueError:
         raise FeedRejected(
             f"Feed/@businessDate {attrs.get('businessDate')!r} is not a date"
         ) from None
     raw_seq = attrs.get("sequence", "")
-    if not raw_seq.isdigit() or int(raw_seq) <= 0 or len(raw_seq) > 9:
+    if not _DIGITS.match(raw_seq) or len(raw_seq) > 9 or int(raw_seq) <= 0:
         raise FeedRejected(f"Feed/@sequence {raw_seq!r} is not a positive integer")
     return FeedHeader(source=source, business_date=business_date, sequence=int(raw_seq),
                       generated=attrs.get("generated"), adapter="cbs")

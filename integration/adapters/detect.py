@@ -5,6 +5,7 @@ from os import PathLike
 from typing import Any
 
 from integration.adapters.base import FeedRejected
+from integration.adapters.safexml import open_checked
 
 ADAPTERS = ("auto", "cbs", "camt053")
 
@@ -15,8 +16,12 @@ def open_adapter(path: str | PathLike[str], name: str, max_bytes: int) -> Any:
     if name not in ADAPTERS:
         raise FeedRejected(f"unknown adapter {name!r}; use one of {', '.join(ADAPTERS)}")
     if name == "auto":
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
+        # Size, emptiness and encoding are refused with their own reason before sniffing.
+        reader = open_checked(path, max_bytes)
+        try:
+            head = reader.read(4096)
+        finally:
+            reader.close()
         if cbs.sniff(head):
             name = "cbs"
         elif camt053.sniff(head):

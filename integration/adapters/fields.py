@@ -1,12 +1,14 @@
 """Field conversions shared by every adapter: one place for what a valid value is."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from integration.adapters.base import RecordInvalid
 
 MAX_FRACTION_DIGITS = 4
+_INTEGER = re.compile(r"-?[0-9]+\Z")  # not str.isdigit(): it accepts '²'.
 
 
 def text(values: dict[str, str | None], name: str, required: bool = False,
@@ -59,7 +61,7 @@ def integer(values: dict[str, str | None], name: str, required: bool = False) ->
     raw = text(values, name, required)
     if raw is None:
         return None
-    if not raw.lstrip("-").isdigit() or len(raw) > 9:
+    if not _INTEGER.match(raw) or len(raw) > 9:
         raise RecordInvalid(f"{name} {raw!r} is not an integer")
     return int(raw)
 

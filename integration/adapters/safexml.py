@@ -20,6 +20,9 @@ class LimitedReader:
         self.limit = limit
         self.position = 0
 
+    def close(self) -> None:
+        self._raw.close()
+
     def read(self, size: int = -1) -> bytes:
         chunk = self._raw.read(size if size and size > 0 else 1 << 16)
         self.position += len(chunk)
