@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 
 from integration import models as m
 from integration.adapters.base import Record
@@ -396,6 +396,7 @@ def apply_holdings(conn: Connection, ctx: Context, records: Sequence[Record]) ->
 def apply_balances(conn: Connection, ctx: Context, records: Sequence[Record]) -> Outcome:
     """Statement closing balances: applied when newer than the balance the CRM holds."""
     out = Outcome()
+    records = _last_wins(records)  # two statements closing the same day: the later one
     found = _existing(conn, accounts.c.source_id, (r.values["account"] for r in records),
                       value=accounts.c.id)
     for r in records:
@@ -403,10 +404,14 @@ def apply_balances(conn: Connection, ctx: Context, records: Sequence[Record]) ->
         if v["account"] not in found:
             out.fail(r, f"account {v['account']!r} is unknown", "account", f"*:{v['account']}")
             continue
+        # Newer than what the CRM holds; on the same day, a later statement of this file.
         conn.execute(
             update(accounts)
-            .where(accounts.c.id == found[v["account"]], accounts.c.balance_date < v["date"])
-            .values(balance=v["amount"], balance_date=v["date"])
+            .where(accounts.c.id == found[v["account"]],
+                   or_(accounts.c.balance_date < v["date"],
+                       and_(accounts.c.balance_date == v["date"],
+                            accounts.c.batch_id == ctx.batch_id)))
+            .values(balance=v["amount"], balance_date=v["date"], batch_id=ctx.batch_id)
         )
         out.applied += 1
     return out

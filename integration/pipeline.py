@@ -189,8 +189,11 @@ def _run(engine: Engine, path: Path, adapter_name: str, max_bytes: int, chunk: i
         invalid: list[Record] = []
         failures: list[ap.Failure] = []
 
+        planner = _PlannerStatistics(conn)
+
         def flush() -> None:
             if pending:
+                planner.grew(pending[0].kind, len(pending))
                 outcome = appliers[pending[0].kind](conn, ctx, pending)
                 failures.extend(outcome.failures or [])
                 result.new_transactions += outcome.new_transactions
@@ -231,6 +234,32 @@ def _run(engine: Engine, path: Path, adapter_name: str, max_bytes: int, chunk: i
         conn.execute(update(batches).where(batches.c.id == result.batch_id)
                      .values(delivery_key=summary.delivery_key[:500], adapter=adapter.name))
         _finish_batch(conn, result)
+
+
+class _PlannerStatistics:
+    """Keeps PostgreSQL's statistics in step with tables that grow inside one big batch.
+
+    The batch is one transaction, so autovacuum never sees its rows; without this the
+    planner goes on believing a table loaded from empty holds nothing and scans it whole
+    for every lookup.  ANALYZE runs when a table has doubled: a few times per load."""
+
+    TABLES = {"customer": ("customers", "customer_sources"), "account": ("accounts",),
+              "holding": ("holdings",), "transaction": ("transactions",)}
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.enabled = conn.dialect.name == "postgresql"
+        self.written: dict[str, int] = {}
+        self.analyzed_at: dict[str, int] = {}
+
+    def grew(self, kind: str, rows: int) -> None:
+        if not self.enabled or kind not in self.TABLES:
+            return
+        written = self.written[kind] = self.written.get(kind, 0) + rows
+        if written >= 2 * self.analyzed_at.get(kind, 2500):
+            for table in self.TABLES[kind]:
+                self.conn.exec_driver_sql(f"ANALYZE {table}")
+            self.analyzed_at[kind] = written
 
 
 def _delivered(conn: Connection, source: str, key: str) -> bool:
