@@ -19,8 +19,8 @@ quarantine_group = AppGroup("quarantine", help="Records held back from feeds.")
 
 
 def register(app: Flask) -> None:
-    for command in (db_group, quarantine_group, import_command, stats_command, batches_command,
-                    demo_command, scheduler_command):
+    for command in (db_group, quarantine_group, import_command, validate_command, stats_command,
+                    batches_command, demo_command, scheduler_command):
         app.cli.add_command(command)
 
 
@@ -110,6 +110,24 @@ def run_imports(paths: list[Path], adapter: str, as_json: bool) -> int:
 def import_command(files: tuple[Path, ...], adapter: str, as_json: bool) -> None:
     """Import feed files. Exit 0 all applied, 3 some records quarantined, 2 a file rejected."""
     sys.exit(run_imports(list(files), adapter, as_json))
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def validate_command(files: tuple[Path, ...]) -> None:
+    """Check feed files strictly against the feed XSD (exit 1 if any is invalid)."""
+    from integration.adapters.xsd import validate_file
+
+    bad = 0
+    for path in files:
+        errors = validate_file(path, current_app.config["FEED_MAX_BYTES"])
+        click.echo(f"{path.name}: {'valid' if not errors else 'INVALID'}")
+        for error in errors:
+            click.echo(f"  {error}")
+        bad += bool(errors)
+    sys.exit(1 if bad else 0)
 
 
 @click.command("stats")

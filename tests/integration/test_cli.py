@@ -83,3 +83,20 @@ def test_release_applies_once_the_reference_exists(runner, feed_path):
 def test_db_current_reports_the_head_revision(runner):
     result = runner.invoke(args=["db", "current"])
     assert result.exit_code == 0 and result.output.strip().startswith("0001")
+
+
+def test_validate_checks_files_against_the_xsd(runner, feed_path):
+    good = write(feed_path(), customer_feed)
+    result = runner.invoke(args=["validate", str(good)])
+    assert result.exit_code == 0 and "valid" in result.output
+    bad = write(feed_path(), customer_feed)
+    bad.write_text(bad.read_text("utf-8").replace("<Gender>M</Gender>", "<Gender>X</Gender>"),
+                   "utf-8")
+    result = runner.invoke(args=["validate", str(good), str(bad)])
+    assert result.exit_code == 1
+    assert "INVALID" in result.output and "Gender" in result.output
+    dtd = feed_path()
+    dtd.write_bytes(b'<?xml version="1.0"?><!DOCTYPE Feed [<!ENTITY x "y">]>'
+                    b'<Feed xmlns="urn:bankcrm:feed:1"/>')
+    result = runner.invoke(args=["validate", str(dtd)])
+    assert result.exit_code == 1 and "DTD" in result.output
