@@ -26,6 +26,19 @@ class BaseConfig:
     INGEST_CHUNK = 5000
     SCHEDULER_INBOX_SECONDS = 60
     LOG_LEVEL = "INFO"
+    # Sessions and tokens.
+    IDLE_TIMEOUT_SECONDS = 15 * 60
+    TOKEN_LIFETIME_SECONDS = 15 * 60
+    PASSWORD_METHOD = "scrypt"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # the idle timeout signs out far earlier
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    API_PAGE_SIZE = 20
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -40,6 +53,12 @@ class BaseConfig:
         self.SCHEDULER_INBOX_SECONDS = _positive_int(
             env, "CRM_SCHEDULER_INBOX_SECONDS", self.SCHEDULER_INBOX_SECONDS
         )
+        self.IDLE_TIMEOUT_SECONDS = _positive_int(
+            env, "CRM_IDLE_TIMEOUT_SECONDS", self.IDLE_TIMEOUT_SECONDS)
+        self.TOKEN_LIFETIME_SECONDS = _positive_int(
+            env, "CRM_TOKEN_LIFETIME_SECONDS", self.TOKEN_LIFETIME_SECONDS)
+        if env.get("CRM_INSECURE_COOKIES") == "1":  # plain-HTTP development only
+            self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = False
 
     def default_database_url(self, instance: Path) -> str:
         return f"sqlite:///{instance / 'crm.sqlite3'}"
@@ -60,13 +79,18 @@ class BaseConfig:
 
 class DevelopmentConfig(BaseConfig):
     ENV_NAME = "development"
-    DEBUG = True
+    DEBUG = False  # the debugger would be a remote shell; FLASK_DEBUG=1 turns it on
+    SESSION_COOKIE_SECURE = False  # `make run` serves plain HTTP on loopback
+    REMEMBER_COOKIE_SECURE = False
 
 
 class TestConfig(BaseConfig):
     ENV_NAME = "test"
     TESTING = True
     INGEST_CHUNK = 50  # small chunks so tests cross chunk boundaries
+    PASSWORD_METHOD = "pbkdf2:sha256:1000"  # cheap hashing keeps the suite fast
+    SESSION_COOKIE_SECURE = False  # the test client speaks plain HTTP
+    REMEMBER_COOKIE_SECURE = False
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = dict(os.environ if environ is None else environ)

@@ -116,6 +116,7 @@ class Customer(Base):
         Index("ix_customers_mobile", "mobile"),
         Index("ix_customers_id_number", "id_number"),
         Index("ix_customers_branch_manager", "branch_code", "manager_staff_id"),
+        Index("ix_customers_manager", "manager_staff_id"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from integration.models_registry import metadata
+from migrations.registry import metadata
 
 config = context.config
 

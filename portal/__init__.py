@@ -15,6 +15,8 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
     register_commands(app)
     return app
 
@@ -25,18 +27,42 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from portal.extensions import db
+    from portal.auth.views import select_locale
+    from portal.extensions import babel, csrf, db, login_manager
 
     db.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
 
 
 def register_blueprints(app: Flask) -> None:
+    from portal.api.views import blueprint as api
+    from portal.auth.views import blueprint as auth
+    from portal.customers.views import blueprint as customers
     from portal.health import blueprint as health
 
-    app.register_blueprint(health)
+    for blueprint in (health, auth, customers, api):
+        app.register_blueprint(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from portal.pages import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from portal.pages import template_helpers
+
+    app.context_processor(template_helpers)
 
 
 def register_commands(app: Flask) -> None:
     from integration.cli import register as register_integration
+    from portal.cli_users import users_group
 
     register_integration(app)
+    app.cli.add_command(users_group)

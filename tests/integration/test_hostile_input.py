@@ -31,7 +31,7 @@ from integration.db import Base
 from integration.feedwriter import FeedWriter
 from integration.queries import stats
 
-import integration.models_registry  # noqa: F401  - every table in Base.metadata
+import migrations.registry  # noqa: F401  - every table in Base.metadata
 
 BUSINESS_DATE = date(2026, 11, 20)
 NS = "urn:bankcrm:feed:1"

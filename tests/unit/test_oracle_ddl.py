@@ -27,7 +27,7 @@ from sqlalchemy.dialects.oracle import oracledb
 from sqlalchemy.schema import CreateIndex, CreateSequence, CreateTable
 from sqlalchemy.sql import Delete, Insert, Select, Update
 
-import integration.models_registry  # noqa: F401  - registers every table
+import migrations.registry  # noqa: F401  - registers every table
 from integration import apply as ap
 from integration.adapters.base import Record
 from integration.db import Base

@@ -1,0 +1,7 @@
+"""Every module that defines tables, imported so Alembic and the tests see the whole schema.
+A new module with models adds its import here."""
+from integration import models as integration_models  # noqa: F401
+from integration.db import Base
+from portal import models as portal_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,106 @@
+"""Sign-in and sign-out for people; sessions with idle timeout and lock-out."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from integration.db import utcnow
+from portal import audit
+from portal.auth.forms import EmptyForm, LoginForm
+from portal.extensions import db, login_manager
+from portal.models import User
+from portal.security import AuthError, authenticate
+from portal.web import actor, client_ip
+
+blueprint = Blueprint("auth", __name__)
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+
+@login_manager.user_loader
+def load_user(session_id: str) -> User | None:
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isascii() or not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
+
+
+@blueprint.before_app_request
+def enforce_idle_timeout() -> None:
+    """A session unused for longer than the idle timeout is signed out."""
+    if not current_user.is_authenticated:
+        return
+    now = utcnow().timestamp()
+    last = session.get("seen", now)
+    if now - last > current_app.config["IDLE_TIMEOUT_SECONDS"]:
+        logout_user()
+        session.clear()
+        flash(_("You were signed out after a period of inactivity."), "info")
+        return
+    session["seen"] = now
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("customers.search"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        username = form.username.data or ""
+        try:
+            user = authenticate(db.session, username, form.password.data or "")
+        except AuthError as exc:
+            g.commit_on_error = True  # failed attempts and their audit must stay
+            known = db.session.query(User).filter_by(username=username).one_or_none()
+            audit.record(db.session, audit.Actor(known, username[:64], client_ip(),
+                                                 request.headers.get("User-Agent")),
+                         "sign_in_failed", reason=str(exc))
+            flash(_(str(exc)) if str(exc) else _("Sign-in failed"), "error")
+            return render_template("auth/login.html", form=form), 401
+        session.clear()
+        login_user(user)
+        session.permanent = True
+        session["seen"] = utcnow().timestamp()
+        if user.locale in SUPPORTED_LOCALES:
+            session["lang"] = user.locale
+        audit.record(db.session, actor(user), "sign_in")
+        return redirect(_safe_next(request.args.get("next")) or url_for("customers.search"))
+    return render_template("auth/login.html", form=form)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never redirect a signed-in user to another host."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@blueprint.post("/logout")
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    if EmptyForm().validate_on_submit():
+        audit.record(db.session, actor(), "sign_out")
+        logout_user()
+        session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@blueprint.post("/language/<code>")
+def set_language(code: str):  # type: ignore[no-untyped-def]
+    if code in SUPPORTED_LOCALES and EmptyForm().validate_on_submit():
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+    return redirect(_safe_next(request.form.get("next")) or url_for("customers.search"))
+
+
+def select_locale() -> str:
+    """The user's choice, then the browser's preference, then Chinese."""
+    chosen = session.get("lang")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen  # type: ignore[no-any-return]
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    return "en" if best == "en" else "zh_CN"

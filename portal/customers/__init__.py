@@ -1,0 +1,1 @@
+"""The customer 360 view and customer search."""
