@@ -37,7 +37,9 @@ def test_development_is_the_default_profile(instance):
     config = load_config(environ={"CRM_INSTANCE_PATH": str(instance)})
 
     assert isinstance(config, DevelopmentConfig)
-    assert (config.ENV_NAME, config.DEBUG, config.TESTING) == ("development", True, False)
+    assert (config.ENV_NAME, config.DEBUG, config.TESTING) == ("development", False, False)
+    # Development serves plain HTTP on loopback, so its cookies cannot require HTTPS.
+    assert config.SESSION_COOKIE_SECURE is False
 
 
 def test_development_default_database_is_sqlite_under_the_instance_path(instance):
