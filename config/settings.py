@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-DEFAULT_SECRET_KEY = "dev-only-not-secret"
+DEFAULT_SECRET_KEY = "development-only-key-never-use-in-production"
 DEFAULT_FEED_MAX_BYTES = 4 * 1024**3  # a nightly file of 3M transactions is ~1.2 GB
 
 

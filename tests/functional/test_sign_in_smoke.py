@@ -1,0 +1,11 @@
+"""The fixtures work end to end: sign in with a session, and with a token."""
+
+
+def test_an_rm_signs_in_and_reaches_the_portal(client, users, login):
+    response = login("rm1")
+    assert response.status_code == 302 and response.location.endswith("/")
+    assert client.get("/").status_code == 200
+
+
+def test_a_token_is_issued_for_valid_credentials(client, users, token):
+    assert token("rm1").count(".") == 2
