@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_CUSTOMERS ?= 2000
 
-.PHONY: install run serve demo test test-sqlite test-postgres bench clean
+.PHONY: install run serve test bench clean
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,12 +21,15 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/crm db upgrade
 	$(BIN)/crm demo --customers $(DEMO_CUSTOMERS) || [ $$? -eq 3 ]
+	$(BIN)/crm users demo --customers $(DEMO_CUSTOMERS)
 	$(BIN)/crm stats
 	$(MAKE) --no-print-directory serve
 
 serve: install
 	@echo ""
-	@echo "  CRM portal: http://$(HOST):$(PORT)/  (health check: http://$(HOST):$(PORT)/healthz)"
+	@echo "  CRM portal: http://$(HOST):$(PORT)/login"
+	@echo "  Sign in as rm0001 (relationship manager), bm0001 (branch manager),"
+	@echo "  ho0001 (analyst) or admin, password crm-demo-2026 (see 'crm users list')."
 	@echo "  Feeds:      $(BIN)/crm batches   |   $(BIN)/crm quarantine list"
 	@echo ""
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
