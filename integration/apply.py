@@ -72,6 +72,21 @@ def _existing(conn: Connection, column: Any, keys: Iterable[Any], where: Any = N
     return found
 
 
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows the fastest way the backend offers (COPY on PostgreSQL)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        columns = list(rows[0])
+        sql = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            with cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        return
+    conn.execute(insert(table), rows)
+
+
 def _last_wins(records: Sequence[Record]) -> list[Record]:
     """A key repeated in one chunk: the later record is the newer statement."""
     return list({r.key: r for r in records}.values())
@@ -281,8 +296,7 @@ def _write_customers(conn: Connection, golden: dict[int, dict[str, Any]], change
         )
     for link in new_links:
         link["customer_id"] = real.get(link["customer_id"], link["customer_id"])
-    if new_links:
-        conn.execute(insert(customer_sources), new_links)
+    bulk_insert(conn, customer_sources, new_links)
     if touched_links:
         conn.execute(
             update(customer_sources).where(customer_sources.c.id == bindparam("b_id"))
@@ -342,8 +356,7 @@ def apply_accounts(conn: Connection, ctx: Context, records: Sequence[Record]) ->
             })
     new = [r for r in rows if r["source_id"] not in existing]
     old = [{**r, "b_id": existing[r["source_id"]]} for r in rows if r["source_id"] in existing]
-    if new:
-        conn.execute(insert(accounts), new)
+    bulk_insert(conn, accounts, new)
     if old:
         cols = [c for c in old[0] if c not in ("b_id", "source", "source_id")]
         conn.execute(update(accounts).where(accounts.c.id == bindparam("b_id"))
@@ -383,8 +396,7 @@ def apply_holdings(conn: Connection, ctx: Context, records: Sequence[Record]) ->
             })
     new = [r for r in rows if r["source_id"] not in existing]
     old = [{**r, "b_id": existing[r["source_id"]]} for r in rows if r["source_id"] in existing]
-    if new:
-        conn.execute(insert(holdings), new)
+    bulk_insert(conn, holdings, new)
     if old:
         cols = [c for c in old[0] if c not in ("b_id", "source", "source_id")]
         conn.execute(update(holdings).where(holdings.c.id == bindparam("b_id"))
