@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from datetime import date
 from os import PathLike
@@ -284,7 +285,9 @@ class CbsAdapter:
         tags = [_Q + "Feed", _Q + "Trailer"] + [
             _Q + t for pair in SECTIONS for t in pair
         ]
-        self._events = iterparse(self._reader, ("start", "end"), tags)
+        # End events only: half the events of start+end, and a record is whole when seen.
+        self._events = iterparse(self._reader, ("end",), tags)
+        self._first: tuple[str, etree._Element] | None = None
         self._header: FeedHeader | None = None
         self._count = 0
         self._digest = hashlib.sha256()
@@ -300,70 +303,83 @@ class CbsAdapter:
         return self._reader.position
 
     def header(self) -> FeedHeader:
+        """Read up to the first record (or section, or trailer) and take the root's
+        attributes: the parser only reports elements as they end."""
         if self._header is None:
-            event, elem = next(self._events, (None, None))
-            if (elem is None or elem.tag != _Q + "Feed" or event != "start"
-                    or elem.getparent() is not None):
-                found = etree.QName(elem).text if elem is not None else "nothing"
+            first = next(self._events, None)
+            root = first[1].getroottree().getroot() if first is not None else None
+            if root is None or root.tag != _Q + "Feed":
+                found = etree.QName(root).text if root is not None else "nothing"
                 raise FeedRejected(f"not a urn:bankcrm:feed:1 Feed document (root is {found})")
-            self._header = _read_header(dict(elem.attrib))
+            self._first = first
+            self._header = _read_header(dict(root.attrib))
         return self._header
 
     def records(self) -> Iterator[Record]:
         header = self.header()
         section_index = -1
-        section: str | None = None
+        section: etree._Element | None = None
         digest = self._digest
-        for event, elem in self._events:
+        events = itertools.chain([self._first], self._events) if self._first else self._events
+        self._first = None
+        for _event, elem in events:
             local = elem.tag[len(_Q):]
             if local in _FIELD_NAMES_TOO and _is_field(elem):
                 continue  # e.g. <Branch> inside a Customer is a field, not a record
-            if event == "end" and local in KIND:
-                if section is None or SECTIONS[section_index][1] != local:
-                    raise FeedRejected(f"{local} {elem.get('id') or elem.get('code') or ''} "
-                                       f"is outside its section")
-                _check_previous(elem, elem.tag)
+            if local in KIND:
+                parent = elem.getparent()
                 key = elem.get(KEY_ATTRIBUTE.get(local, "id")) or ""
+                if parent is not section:
+                    section_index = self._enter_section(parent, f"{local} {key}",
+                                                        section_index)
+                    section = parent
+                if SECTIONS[section_index][1] != local:
+                    raise FeedRejected(f"{local} {key} is outside its section")
+                _check_previous(elem, elem.tag)
                 digest.update(key.encode("utf-8"))
                 self._count += 1
                 record = parse_record(elem)
                 release(elem)
                 yield record
-            elif event == "start" and local in KIND:
-                continue
             elif local == "Trailer":
-                if event == "start":
-                    _check_previous(elem, None)
-                    if self._trailer is not None:
-                        raise FeedRejected("more than one Trailer")
-                    self._trailer = dict(elem.attrib)
-                    section = None
-                    section_index = len(SECTIONS)
+                _check_previous(elem, None)
+                if self._trailer is not None:
+                    raise FeedRejected("more than one Trailer")
+                self._trailer = dict(elem.attrib)
+                section, section_index = None, len(SECTIONS)
             elif local == "Feed":
-                if event == "end":
-                    for _event, _elem in self._events:  # let libxml2 see what follows
-                        raise FeedRejected("content after </Feed>")
-                    self._finish(header, elem)
-                    return
-                raise FeedRejected("Feed inside Feed")
-            else:
-                index = next(i for i, (s, _) in enumerate(SECTIONS) if s == local)
-                if event == "start":
-                    if index <= section_index:
-                        raise FeedRejected(f"section {local} is out of order or repeated")
-                    if elem.getparent() is None or elem.getparent().tag != _Q + "Feed":
-                        raise FeedRejected(f"section {local} is not directly inside Feed")
-                    _check_previous(elem, None)
-                    section_index, section = index, local
-                else:
-                    record_tag = _Q + SECTIONS[index][1]
-                    for child in elem:  # what was not released: only the last record
-                        if isinstance(child.tag, str) and child.tag != record_tag:
-                            raise FeedRejected(f"unexpected element "
-                                               f"{etree.QName(child).localname!r} in {local}")
-                    section = None
-                    release(elem)
+                if elem.getparent() is not None:
+                    raise FeedRejected("Feed inside Feed")
+                for _more in self._events:  # let libxml2 see what follows
+                    raise FeedRejected("content after </Feed>")
+                self._finish(header, elem)
+                return
+            else:  # a section ends (an empty one is also entered here)
+                if elem is not section:
+                    section_index = self._enter_section(elem, local, section_index)
+                record_tag = _Q + SECTIONS[section_index][1]
+                for child in elem:  # what was not released: only the last record
+                    if isinstance(child.tag, str) and child.tag != record_tag:
+                        raise FeedRejected(f"unexpected element "
+                                           f"{etree.QName(child).localname!r} in {local}")
+                section = None
+                release(elem)
         raise FeedRejected("file ends before </Feed>")
+
+    @staticmethod
+    def _enter_section(elem: etree._Element | None, what: str, current_index: int) -> int:
+        """Check a section seen for the first time: in Feed, in order, not repeated."""
+        tag = elem.tag if elem is not None else None
+        local = tag[len(_Q):] if isinstance(tag, str) and tag.startswith(_Q) else None
+        index = next((i for i, (s, _) in enumerate(SECTIONS) if s == local), None)
+        if elem is None or index is None:
+            raise FeedRejected(f"{what} is outside its section")
+        if elem.getparent() is None or elem.getparent().tag != _Q + "Feed":
+            raise FeedRejected(f"section {local} is not directly inside Feed")
+        if index <= current_index:
+            raise FeedRejected(f"section {local} is out of order or repeated")
+        _check_previous(elem, None)
+        return index
 
     def _finish(self, header: FeedHeader, root: etree._Element) -> None:
         strays = [etree.QName(c).localname for c in root if c.tag not in _TOP_LEVEL]
