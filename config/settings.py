@@ -115,6 +115,9 @@ class ProductionConfig(BaseConfig):
             )
         if not self._explicit_db:
             raise ConfigError("production needs CRM_DATABASE_URL (PostgreSQL or Oracle)")
+        if not (self.SESSION_COOKIE_SECURE and self.REMEMBER_COOKIE_SECURE):
+            raise ConfigError("CRM_INSECURE_COOKIES is for plain-HTTP development; production "
+                              "serves HTTPS and its cookies carry the Secure flag")
         super().check()
 
 

@@ -36,15 +36,30 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    _compile_translations(app)
+
+
+def _compile_translations(app: Flask) -> None:
+    """The .po files are the source; compile them once if an install step did not."""
+    from portal.i18n import compile_catalogues
+
+    try:
+        compile_catalogues()
+    except OSError as exc:  # a read-only install: the packaged .mo files are used
+        app.logger.warning("could not compile translations: %s", exc)
 
 
 def register_blueprints(app: Flask) -> None:
     from portal.api.views import blueprint as api
+    from portal.audit_views import api as audit_api
+    from portal.audit_views import blueprint as audit
     from portal.auth.views import blueprint as auth
+    from portal.customers.api import blueprint as customers_api
     from portal.customers.views import blueprint as customers
     from portal.health import blueprint as health
 
-    for blueprint in (health, auth, customers, api):
+    for blueprint in (health, auth, customers, audit, api, audit_api,
+                      customers_api):
         app.register_blueprint(blueprint)
 
 

@@ -20,12 +20,13 @@ def _password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _run(action, *args):  # type: ignore[no-untyped-def]
+def _run(event: str, action, *args):  # type: ignore[no-untyped-def]
+    """Run one user change in its own unit of work, audited as ``event``."""
     session = db.sessions()
     try:
         user = action(session, *args)
-        record(session, Actor(None, "cli"), f"user_{action.__name__}", target=user.username,
-               role=user.role)
+        record(session, Actor(None, "cli"), event, branch_code=user.branch_code,
+               target=user.username, role=user.role)
         session.commit()
         return user
     except DomainError as exc:
@@ -50,11 +51,10 @@ def create(username: str, role: str, branch_code: str, staff_id: str | None,
 
     password = _password(password_stdin)
 
-    def create_user_(session, *_):  # type: ignore[no-untyped-def]
+    def create_user_(session):  # type: ignore[no-untyped-def]
         return create_user(session, username, role, branch_code, password,
                            current_app.config["PASSWORD_METHOD"], staff_id, display_name)
-    create_user_.__name__ = "create"
-    user = _run(create_user_)
+    user = _run("user_create", create_user_)
     click.echo(f"created {user.username} ({user.role}, branch {user.branch_code})")
 
 
@@ -64,7 +64,7 @@ def disable(username: str) -> None:
     """Disable a user; their sessions and tokens stop working at once."""
     from portal.users import disable_user
 
-    _run(disable_user, username)
+    _run("user_disable", disable_user, username)
     click.echo(f"disabled {username}")
 
 
@@ -74,7 +74,7 @@ def enable(username: str) -> None:
     """Enable a user again (and clear a lock-out)."""
     from portal.users import enable_user
 
-    _run(enable_user, username)
+    _run("user_enable", enable_user, username)
     click.echo(f"enabled {username}")
 
 
@@ -89,8 +89,7 @@ def reset(username: str, password_stdin: bool) -> None:
 
     def reset_password_(session, name):  # type: ignore[no-untyped-def]
         return reset_password(session, name, password, current_app.config["PASSWORD_METHOD"])
-    reset_password_.__name__ = "reset_password"
-    _run(reset_password_, username)
+    _run("user_reset_password", reset_password_, username)
     click.echo(f"password reset for {username}")
 
 

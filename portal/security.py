@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -31,17 +32,31 @@ def hash_password(password: str, method: str) -> str:
     return generate_password_hash(password, method=method)
 
 
-# A hash to check against when the user does not exist, so both cases take the same time.
-_DUMMY = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+DEFAULT_PASSWORD_METHOD = "scrypt"
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime | None = None
-                 ) -> User:
-    """The user, or AuthError; counts failures and locks the account after too many."""
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    """A hash to check against when the user does not exist.  It uses the method real
+    passwords use, so an unknown user costs as much time as a wrong password: the answer
+    time must not tell which usernames exist."""
+    return generate_password_hash("not-a-real-password", method=method)
+
+
+def authenticate(session: Session, username: str, password: str, now: datetime | None = None,
+                 password_method: str = DEFAULT_PASSWORD_METHOD) -> User:
+    """The user, or AuthError; counts failures and locks the account after too many.
+
+    ``password_method`` is the method new passwords are hashed with (the app's
+    PASSWORD_METHOD); unknown usernames are checked against a hash of that method."""
     now = now or utcnow()
-    user = session.scalar(select(User).where(User.username == username))
+    # FOR UPDATE: parallel attempts on one account queue here, so none reads a stale
+    # failure count and a burst of guesses cannot slip past the lock-out.  (SQLite ignores
+    # it; a stale reader there fails to write instead.)
+    user = session.scalar(select(User).where(User.username == username).with_for_update()
+                          .execution_options(populate_existing=True))
     if user is None:
-        check_password_hash(_DUMMY, password)
+        check_password_hash(_dummy_hash(password_method), password)
         raise AuthError("wrong username or password")
     if user.locked_until is not None and user.locked_until > now:
         raise AuthError("account locked after repeated failures; try again later")

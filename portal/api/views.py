@@ -1,15 +1,18 @@
 """The JSON API under /api/v1 (documented in openapi.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
 
 from portal import audit
-from portal.api.auth import Unauthorized, token_settings
-from portal.api.openapi import document
+from portal.api.auth import Unauthorized, api_user, token_required, token_settings
+from portal.api.openapi import _error_responses, document, register_path
 from portal.errors import Invalid
 from portal.extensions import csrf, db
+from portal.models import User
 from portal.security import AuthError, authenticate, issue_token
 from portal.audit import Actor
+from portal.scope import scope_for
 from portal.web import client_ip
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,10 +33,13 @@ def token():  # type: ignore[no-untyped-def]
     if not isinstance(username, str) or not isinstance(password, str):
         raise Invalid("username and password are required strings")
     try:
-        user = authenticate(db.session, username, password)
+        user = authenticate(db.session, username, password,
+                            password_method=current_app.config["PASSWORD_METHOD"])
     except AuthError as exc:
         g.commit_on_error = True  # keep the failure count and its audit
-        audit.record(db.session, Actor(None, username[:64], client_ip(),
+        # Like a failed sign-in: the event names a known account, so its branch reads it.
+        known = db.session.scalar(select(User).where(User.username == username))
+        audit.record(db.session, Actor(known, username[:64], client_ip(),
                                        request.headers.get("User-Agent")),
                      "token_refused", reason=str(exc))
         raise Unauthorized(str(exc)) from None
@@ -47,3 +53,50 @@ def token():  # type: ignore[no-untyped-def]
 @blueprint.get("/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
     return jsonify(document())
+
+
+MAX_REASSIGN = 10_000  # one request; larger moves go in several
+
+
+@blueprint.post("/assignments")
+@token_required
+def assignments():  # type: ignore[no-untyped-def]
+    from portal.assignments import reassign
+
+    body = json_body()
+    customers, to_staff_id, reason = body.get("customers"), body.get("to_staff_id"), \
+        body.get("reason")
+    if (not isinstance(customers, list) or not customers or len(customers) > MAX_REASSIGN
+            or not all(type(c) is int for c in customers)):
+        raise Invalid(f"customers must be a list of 1 to {MAX_REASSIGN} customer ids")
+    if not isinstance(to_staff_id, str) or not isinstance(reason, str):
+        raise Invalid("to_staff_id and reason are required strings")
+    user = api_user()
+    result = reassign(db.session, Actor.of(user, client_ip(), request.headers.get("User-Agent")),
+                      scope_for(db.session, user), customers, to_staff_id, reason)
+    return jsonify(to_staff_id=result.to_staff_id, reassigned=result.moved,
+                   unchanged=result.unchanged)
+
+
+register_path("/assignments", {"post": {
+    "summary": "Reassign customers to another RM (branch managers)",
+    "description": "All or nothing: every customer must be in the caller's scope (else 404) "
+                   "and the RM must be an active RM or adviser of the caller's branch "
+                   "subtree (else 400). The reassignment holds until the feed names another "
+                   "manager for the customer; each move is kept in the history and audited.",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["customers", "to_staff_id", "reason"], "properties": {
+            "customers": {"type": "array", "items": {"type": "integer"}, "minItems": 1,
+                          "maxItems": MAX_REASSIGN},
+            "to_staff_id": {"type": "string"},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
+    "responses": {"200": {"description": "Customers moved, and those already with that RM",
+                          "content": {"application/json": {"schema": {
+                              "type": "object",
+                              "required": ["to_staff_id", "reassigned", "unchanged"],
+                              "properties": {
+                                  "to_staff_id": {"type": "string"},
+                                  "reassigned": {"type": "array", "items": {"type": "integer"}},
+                                  "unchanged": {"type": "array",
+                                                "items": {"type": "integer"}}}}}}},
+                  **_error_responses(400, 401, 403, 404, 409)}}})

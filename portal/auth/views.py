@@ -1,7 +1,10 @@
 """Sign-in and sign-out for people; sessions with idle timeout and lock-out."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -51,7 +54,8 @@ def login():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         username = form.username.data or ""
         try:
-            user = authenticate(db.session, username, form.password.data or "")
+            user = authenticate(db.session, username, form.password.data or "",
+                                password_method=current_app.config["PASSWORD_METHOD"])
         except AuthError as exc:
             g.commit_on_error = True  # failed attempts and their audit must stay
             known = db.session.query(User).filter_by(username=username).one_or_none()
@@ -60,11 +64,15 @@ def login():  # type: ignore[no-untyped-def]
                          "sign_in_failed", reason=str(exc))
             flash(_(str(exc)) if str(exc) else _("Sign-in failed"), "error")
             return render_template("auth/login.html", form=form), 401
+        # A language picked on the sign-in page is the user's latest choice: keep it.
+        chosen = session.get("lang")
         session.clear()
         login_user(user)
         session.permanent = True
         session["seen"] = utcnow().timestamp()
-        if user.locale in SUPPORTED_LOCALES:
+        if chosen in SUPPORTED_LOCALES:
+            session["lang"] = user.locale = chosen
+        elif user.locale in SUPPORTED_LOCALES:
             session["lang"] = user.locale
         audit.record(db.session, actor(user), "sign_in")
         return redirect(_safe_next(request.args.get("next")) or url_for("customers.search"))
@@ -72,10 +80,16 @@ def login():  # type: ignore[no-untyped-def]
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect a signed-in user to another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only same-site paths: never redirect a signed-in user to another host.
+
+    Control characters are refused outright: URL parsers (Python's, browsers') drop tabs
+    and newlines, so "/<TAB>/evil.example" would leave as "//evil.example"."""
+    if not target or not target.isprintable() or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
 
 
 @blueprint.post("/logout")
@@ -83,6 +97,9 @@ def _safe_next(target: str | None) -> str | None:
 def logout():  # type: ignore[no-untyped-def]
     if EmptyForm().validate_on_submit():
         audit.record(db.session, actor(), "sign_out")
+        # The session lives in a signed cookie: a copy taken before signing out would stay
+        # valid.  A new version ends it (and the user's other sessions and tokens).
+        current_user.session_version += 1
         logout_user()
         session.clear()
     return redirect(url_for("auth.login"))
@@ -102,5 +119,12 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in SUPPORTED_LOCALES:
         return chosen  # type: ignore[no-any-return]
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"])
-    return "en" if best == "en" else "zh_CN"
+    # The browser's languages in its order of preference; the first we speak wins.
+    # (best_match would prefer an exact "zh" at q=0.5 over "en-GB" at q=1.)
+    for tag, _quality in request.accept_languages:
+        primary = tag.replace("_", "-").split("-", 1)[0].lower()
+        if primary == "en":
+            return "en"
+        if primary == "zh":
+            return "zh_CN"
+    return "zh_CN"
