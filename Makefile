@@ -16,6 +16,29 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 install: $(BIN)/.installed
 
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser: closed
+# networks). Installed here when missing and we are root; otherwise the browser tests say
+# why they cannot run (they fail under CI=true, skip elsewhere). Quick when installed.
+CHROMIUM ?= /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+
+browser:
+	@if [ -x $(CHROMIUM) ] && { ! command -v dpkg >/dev/null || \
+			dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; }; then \
+		exit 0; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "make browser: $(CHROMIUM) or CJK fonts missing and not root with apt-get:" \
+			"install $(BROWSER_PACKAGES) yourself, or the browser tests cannot run"; \
+	else \
+		echo "make browser: installing $(BROWSER_PACKAGES) (Debian packages)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $(BROWSER_PACKAGES) </dev/null \
+		|| { apt-get update -q </dev/null \
+		     && apt-get install -y -q $(BROWSER_PACKAGES) </dev/null; } \
+		|| echo "make browser: could not install $(BROWSER_PACKAGES);" \
+			"the browser tests will report it"; \
+	fi
+
 # Migrate the embedded SQLite database, load the demo bank through the feed pipeline
 # (exit 3 = designed data-quality cases quarantined, expected), then serve.
 run: install
@@ -34,7 +57,7 @@ serve: install
 	@echo ""
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
-test: install
+test: install browser
 	env -u CRM_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
 	@if [ -n "$$CRM_TEST_DATABASE_URL" ]; then \
 		echo "== the same suite on $$CRM_TEST_DATABASE_URL =="; \
