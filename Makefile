@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 DEMO_CUSTOMERS ?= 2000
 
-.PHONY: install run serve test bench clean
+.PHONY: install run serve test bench clean translations browser
 
 $(BIN)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,12 @@ test: install browser
 		echo "== the same suite on $$CRM_TEST_DATABASE_URL =="; \
 		$(BIN)/python -m pytest -q -p no:cacheprovider; \
 	else echo "CRM_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
+
+# After adding or changing user-visible text: refresh the Chinese catalogue, then translate
+# the new entries in portal/translations/zh/LC_MESSAGES/messages.po (a test lists any missing).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d portal/translations -l zh --no-fuzzy-matching
 
 bench: install
 	$(BIN)/python bench/ingest.py --customers 20000 --transactions 100000

@@ -17,7 +17,11 @@ class Database:
 
     def init_app(self, app: Flask) -> None:
         engine = make_engine(app.config["DATABASE_URL"])
-        app.extensions["crm.db"] = (engine, session_factory(engine))
+        # Requests write (audit rows, sign-in counters) after they read. On SQLite a
+        # deferred transaction cannot upgrade to a write while another worker writes, and
+        # fails at once; IMMEDIATE queues for the lock instead. Other databases ignore it.
+        requests = engine.execution_options(sqlite_immediate=True)
+        app.extensions["crm.db"] = (engine, session_factory(engine), session_factory(requests))
         app.after_request(self._commit)
         app.teardown_appcontext(self._close)
 
@@ -32,7 +36,7 @@ class Database:
     @property
     def session(self) -> Session:
         if "db_session" not in g:
-            g.db_session = self.sessions()
+            g.db_session = current_app.extensions["crm.db"][2]()
         return g.db_session  # type: ignore[no-any-return]
 
     @staticmethod

@@ -15,6 +15,7 @@ from portal.api.errors import json_error
 from portal.auth.forms import EmptyForm
 from portal.errors import DomainError
 from portal.identifiers import mask_value
+from portal.labels import label
 
 
 def _wants_json() -> bool:
@@ -55,4 +56,4 @@ def day(value: date | None) -> str:
 
 def template_helpers() -> dict[str, Any]:
     return {"money": money, "day": day, "mask": mask_value, "locale": str(get_locale()),
-            "empty_form": EmptyForm}
+            "empty_form": EmptyForm, "label": label}

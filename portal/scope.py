@@ -81,11 +81,15 @@ def restrict(query: Select[Any], scope: Scope) -> Select[Any]:
     if scope.kind == "branches":
         return query.where(Customer.branch_code.in_(sorted(scope.branches)))
     if scope.kind == "book" and scope.staff_id:
-        # Two indexed look-ups find the candidates; the effective manager decides.
-        candidates = select(Customer.id).where(Customer.manager_staff_id == scope.staff_id) \
-            .union(select(CustomerAssignment.customer_id)
-                   .where(CustomerAssignment.staff_id == scope.staff_id))
-        return query.where(Customer.id.in_(candidates),
+        # Checked row by row on what the query already narrowed down (a search's matches,
+        # one customer): never materialise the whole book for a narrow question.
+        reassigned_here = (
+            select(CustomerAssignment.customer_id)
+            .where(CustomerAssignment.customer_id == Customer.id,
+                   CustomerAssignment.staff_id == scope.staff_id)
+            .correlate(Customer).exists()
+        )
+        return query.where(or_(Customer.manager_staff_id == scope.staff_id, reassigned_here),
                            effective_manager() == scope.staff_id)
     return query.where(False)  # type: ignore[arg-type]
 
