@@ -112,8 +112,10 @@ def test_every_operation_is_complete(doc):
 
 
 def test_every_reference_resolves(doc):
-    for ref in refs(doc):
-        resolve(doc, ref)
+    found = list(refs(doc))
+    assert found, "the document uses no $ref at all"
+    for ref in found:
+        assert isinstance(resolve(doc, ref), dict), f"{ref} does not name a schema object"
 
 
 def test_protected_operations_document_the_401(doc):

@@ -170,7 +170,7 @@ def claims(user: User, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def refused(user: User, token: str, message: str = "invalid token") -> None:
+def assert_refused(user: User, token: str, message: str = "invalid token") -> None:
     with pytest.raises(AuthError) as exc:
         user_from_token(FakeSession(user), token, SETTINGS)
     assert str(exc.value) == message
@@ -195,35 +195,35 @@ def test_the_hand_forged_control_token_is_accepted():
 
 def test_alg_none_is_refused():
     user = make_user()
-    refused(user, forge({"alg": "none", "typ": "JWT"}, claims(user), None))
-    refused(user, forge({"alg": "None", "typ": "JWT"}, claims(user), None))
+    assert_refused(user, forge({"alg": "none", "typ": "JWT"}, claims(user), None))
+    assert_refused(user, forge({"alg": "None", "typ": "JWT"}, claims(user), None))
 
 
 @pytest.mark.parametrize("alg", ["HS512", "HS384"])
 def test_another_hmac_algorithm_with_the_right_key_is_refused(alg):
     user = make_user()
-    refused(user, jwt.encode(claims(user), SECRET, algorithm=alg))
+    assert_refused(user, jwt.encode(claims(user), SECRET, algorithm=alg))
 
 
 def test_rs256_tokens_are_refused_both_genuine_and_key_confused():
     user = make_user()
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    refused(user, jwt.encode(claims(user), private, algorithm="RS256"))
+    assert_refused(user, jwt.encode(claims(user), private, algorithm="RS256"))
     # The classic confusion: an RS256 header over an HMAC made with the server's secret.
-    refused(user, forge({"alg": "RS256", "typ": "JWT"}, claims(user), SECRET.encode()))
+    assert_refused(user, forge({"alg": "RS256", "typ": "JWT"}, claims(user), SECRET.encode()))
 
 
 def test_an_expired_token_is_refused():
     user = make_user()
     token = issue_token(user, SETTINGS, now=datetime.now(timezone.utc) - timedelta(minutes=16))
-    refused(user, token, "token expired")
+    assert_refused(user, token, "token expired")
 
 
 def test_a_token_signed_with_another_key_is_refused():
     user = make_user()
     other = TokenSettings(secret="another-key-entirely-" + "0123456789abcdef" * 3,
                           lifetime=SETTINGS.lifetime)
-    refused(user, issue_token(user, other))
+    assert_refused(user, issue_token(user, other))
 
 
 @pytest.mark.parametrize("claim,value", [("aud", "another-api"), ("iss", "another-issuer"),
@@ -231,26 +231,26 @@ def test_a_token_signed_with_another_key_is_refused():
                                          ("sub", None), ("iat", None)])
 def test_a_token_for_another_audience_or_issuer_or_missing_a_claim_is_refused(claim, value):
     user = make_user()
-    refused(user, jwt.encode(claims(user, **{claim: value}), SECRET, algorithm="HS256"))
+    assert_refused(user, jwt.encode(claims(user, **{claim: value}), SECRET, algorithm="HS256"))
 
 
 @pytest.mark.parametrize("sub", ["8", "abc", "-7", "7 "])
 def test_a_token_for_another_or_malformed_subject_is_refused(sub):
     user = make_user()
-    refused(user, jwt.encode(claims(user, sub=sub), SECRET, algorithm="HS256"))
+    assert_refused(user, jwt.encode(claims(user, sub=sub), SECRET, algorithm="HS256"))
 
 
 def test_a_token_is_refused_once_the_user_is_disabled_or_the_password_reset():
     user = make_user()
     token = issue_token(user, SETTINGS)
     user.active = False
-    refused(user, token)
+    assert_refused(user, token)
     user.active = True
     user.session_version += 1  # what disable and reset-password do
-    refused(user, token)
+    assert_refused(user, token)
     assert user_from_token(FakeSession(user), issue_token(user, SETTINGS), SETTINGS) is user
 
 
 @pytest.mark.parametrize("garbage", ["", "x", "a.b.c", "Bearer x", "..."])
 def test_garbage_is_an_invalid_token(garbage):
-    refused(make_user(), garbage)
+    assert_refused(make_user(), garbage)
