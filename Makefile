@@ -67,6 +67,7 @@ test: install browser
 # After adding or changing user-visible text: refresh the Chinese catalogue, then translate
 # the new entries in portal/translations/zh/LC_MESSAGES/messages.po (a test lists any missing).
 translations: install
+	mkdir -p build
 	$(BIN)/pybabel extract -F babel.cfg -k _l -o build/messages.pot .
 	$(BIN)/pybabel update -i build/messages.pot -d portal/translations -l zh --no-fuzzy-matching
 

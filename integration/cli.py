@@ -20,7 +20,7 @@ quarantine_group = AppGroup("quarantine", help="Records held back from feeds.")
 
 def register(app: Flask) -> None:
     for command in (db_group, quarantine_group, import_command, validate_command, stats_command,
-                    batches_command, demo_command, scheduler_command):
+                    batches_command, demo_command, scheduler_command, nightly_command):
         app.cli.add_command(command)
 
 
@@ -274,3 +274,31 @@ def scheduler_command(once: bool) -> None:
             click.echo(json.dumps(r.as_json(), ensure_ascii=False))
         return
     run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@click.command("nightly")
+@with_appcontext
+@click.option("--date", "business_date", type=click.DateTime(["%Y-%m-%d"]),
+              help="Business date to run for (default: the newest feed's).")
+@click.option("--job", "jobs", multiple=True, help="Run only this job (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
+def nightly_command(business_date: Any, jobs: tuple[str, ...], as_json: bool) -> None:
+    """Run the after-feeds jobs now (the scheduler runs them after each import)."""
+    from integration.jobs import nightly_jobs, run_nightly
+    from integration.queries import latest_business_date
+
+    known = {job.name for job in nightly_jobs()}
+    unknown = sorted(set(jobs) - known)
+    if unknown:
+        raise click.UsageError(f"unknown job {unknown[0]!r}; jobs: {', '.join(sorted(known))}")
+    with database.engine.connect() as conn:
+        day = business_date.date() if business_date else latest_business_date(conn)
+    results = run_nightly(database.engine, day, set(jobs) or None)
+    if as_json:
+        click.echo(json.dumps({"business_date": day.isoformat(), "jobs": results},
+                              ensure_ascii=False, default=str))
+    else:
+        for name, summary in results.items():
+            click.echo(f"{name}: {summary}")
+    if any(isinstance(summary, dict) and "error" in summary for summary in results.values()):
+        sys.exit(1)

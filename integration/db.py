@@ -7,7 +7,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import BigInteger, DateTime, MetaData, Numeric, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    MetaData,
+    Numeric,
+    case,
+    create_engine,
+    event,
+    literal,
+    type_coerce,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.engine import Engine
@@ -83,6 +93,18 @@ def to_units(value: Decimal | int | str) -> int:
     if units != scaled:
         raise ValueError(f"{value} has more than {Decimal4.SCALE} fraction digits")
     return units
+
+
+def times_rate(amount: Any, rate: Any, dialect_name: str) -> Any:
+    """SQL: ``amount × rate`` of two Decimal4 columns, as a Decimal4 rounded half away from
+    zero (on SQLite both are ten-thousandths, so the product is rescaled in integers)."""
+    if dialect_name != "sqlite":
+        return type_coerce(amount * rate, Decimal4())
+    # As plain integers, or SQLAlchemy would bind the constants as Decimal4 too.
+    product = type_coerce(amount, BigInteger()) * type_coerce(rate, BigInteger())
+    half = case((product >= 0, literal(5000, BigInteger())),
+                else_=literal(-5000, BigInteger()))
+    return type_coerce((product + half) // literal(10000, BigInteger()), Decimal4())
 
 
 def utcnow() -> datetime:

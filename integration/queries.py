@@ -1,9 +1,11 @@
 """Read-side queries of the data centre for operators (CLI now, admin pages later)."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
 from integration import models as m
 
@@ -45,3 +47,10 @@ def quarantined_records(conn: Connection, status: str, batch_id: int | None,
 def waiting_ids(conn: Connection) -> list[int]:
     q = m.QuarantinedRecord
     return list(conn.execute(select(q.id).where(q.status == "waiting").order_by(q.id)).scalars())
+
+
+def latest_business_date(bind: Connection | Session) -> date:
+    """The business date of the newest feed applied (fully or partly), else today."""
+    found = bind.execute(select(func.max(m.FeedBatch.business_date))
+                         .where(m.FeedBatch.status.in_(("applied", "partial")))).scalar()
+    return found or date.today()

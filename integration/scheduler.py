@@ -15,7 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from integration import models as m
 from integration.adapters.base import FeedRejected
 from integration.db import utcnow
+from integration.jobs import run_nightly
 from integration.pipeline import ImportResult, import_file
+from integration.queries import latest_business_date
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,11 @@ def pick_up_inbox(engine: Engine, config: Mapping[str, Any],
                 destination = target / f"{path.stem}.batch{result.batch_id}{path.suffix}"
             shutil.move(str(path), destination)
             results.append(result)
+        if any(r.status in ("applied", "partial") for r in results):
+            # The night's data changed: refresh what is derived from it (integration.jobs).
+            with engine.connect() as conn:
+                day = latest_business_date(conn)
+            run_nightly(engine, day)
     finally:
         release_lock(engine, INBOX_LOCK, holder)
     return results

@@ -18,6 +18,7 @@ def create_app(config: BaseConfig | None = None) -> Flask:
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_jobs()
     return app
 
 
@@ -57,9 +58,21 @@ def register_blueprints(app: Flask) -> None:
     from portal.customers.api import blueprint as customers_api
     from portal.customers.views import blueprint as customers
     from portal.health import blueprint as health
+    from portal.workbench.book_api import blueprint as book_api
+    from portal.workbench.book_views import blueprint as book
+    from portal.workbench.contacts_api import blueprint as contacts_api
+    from portal.workbench.contacts_views import blueprint as contacts
+    from portal.workbench.notifications_api import blueprint as notifications_api
+    from portal.workbench.notifications_views import blueprint as notifications
+    from portal.workbench.opportunities_api import blueprint as opportunities_api
+    from portal.workbench.opportunities_views import blueprint as pipeline
+    from portal.workbench.tasks_api import blueprint as tasks_api
+    from portal.workbench.tasks_views import blueprint as tasks
+    from portal.workbench.views import blueprint as workbench
 
-    for blueprint in (health, auth, customers, audit, api, audit_api,
-                      customers_api):
+    for blueprint in (health, auth, customers, audit, api, audit_api, customers_api,
+                      workbench, tasks, contacts, pipeline, book, notifications,
+                      tasks_api, contacts_api, opportunities_api, book_api, notifications_api):
         app.register_blueprint(blueprint)
 
 
@@ -73,6 +86,11 @@ def register_template_helpers(app: Flask) -> None:
     from portal.pages import template_helpers
 
     app.context_processor(template_helpers)
+
+
+def register_jobs() -> None:
+    """The nightly jobs (run by `crm nightly` and by the scheduler after each import)."""
+    from portal.workbench import jobs  # noqa: F401  - registers on import
 
 
 def register_commands(app: Flask) -> None:

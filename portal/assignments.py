@@ -13,10 +13,9 @@ from integration.db import utcnow
 from integration.models import Customer
 from portal import audit
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
-from portal.models import AssignmentHistory, CustomerAssignment, User
-from portal.scope import Scope, effective_manager, restrict
+from portal.models import AssignmentHistory, CustomerAssignment
+from portal.scope import Scope, assignable_staff, effective_manager, restrict
 
-ASSIGNABLE_ROLES = ("rm", "advisor")
 MAX_REASON = 500
 # Oracle refuses IN lists of more than 1000 values; every backend is happy with 1000.
 CHUNK = 1000
@@ -32,15 +31,6 @@ class Reassignment:
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start:start + CHUNK]
-
-
-def _target(session: Session, scope: Scope, staff_id: str) -> User:
-    """The RM to receive the customers: active, with a book, inside the manager's subtree."""
-    user = session.scalar(select(User).where(User.staff_id == staff_id))
-    if (user is None or not user.active or user.role not in ASSIGNABLE_ROLES
-            or user.branch_code not in scope.branches):
-        raise Invalid(f"staff id {staff_id!r} is not an active RM or adviser of your branches")
-    return user
 
 
 def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: Iterable[int],
@@ -60,7 +50,7 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
     ids = sorted(set(customer_ids))
     if not ids:
         raise Invalid("no customers given")
-    target = _target(session, scope, to_staff_id)
+    target = assignable_staff(session, scope, to_staff_id)
 
     # Read everything first: nothing is written unless every customer is in scope.
     current: dict[int, tuple[str | None, str | None, str | None]] = {}

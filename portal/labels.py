@@ -28,6 +28,27 @@ LABELS = {
     # channels
     "COUNTER": _l("Counter"), "ATM": _l("ATM"), "MOBILE": _l("Mobile banking"),
     "ONLINE": _l("Online banking"), "POS": _l("POS"), "AUTO": _l("Automatic"),
+    # workbench: task kinds, statuses, priorities, recurrences
+    "manual": _l("Task"), "follow_up": _l("Follow-up"), "handover": _l("Hand-over"),
+    "td_maturity": _l("Time deposit maturing"), "birthday": _l("Birthday"),
+    "kyc_review": _l("KYC review due"), "id_expiry": _l("ID document expiring"),
+    "large_flow": _l("Large inflow or outflow"), "dormancy": _l("Dormant customer"),
+    "retention": _l("Retention"),
+    "open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled"),
+    "high": _l("High"), "normal": _l("Normal"), "low": _l("Low"),
+    "weekly": _l("Weekly"), "monthly": _l("Monthly"), "quarterly": _l("Quarterly"),
+    "yearly": _l("Yearly"),
+    # contacts: channels and purposes
+    "visit": _l("Visit"), "call": _l("Call"), "meeting": _l("Meeting"), "message": _l("Message"),
+    "relationship": _l("Relationship care"), "service": _l("Service"), "sales": _l("Sales"),
+    "review": _l("Portfolio review"), "kyc": _l("KYC update"), "complaint": _l("Complaint"),
+    "other": _l("Other"),
+    # opportunity stages and reasons for losing
+    "lead": _l("Lead"), "contacted": _l("Contacted"), "needs_analysis": _l("Needs analysis"),
+    "proposal": _l("Proposal"), "won": _l("Won"), "lost": _l("Lost"),
+    "price": _l("Price"), "competitor": _l("Went to a competitor"),
+    "not_suitable": _l("Not suitable"), "no_need": _l("No need"),
+    "no_response": _l("No response"),
 }
 
 

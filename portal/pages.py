@@ -54,6 +54,19 @@ def day(value: date | None) -> str:
     return format_date(value, format="medium") if value else "—"
 
 
+def unread_notifications() -> int:
+    """The bell's count for the signed-in user (one indexed count, only when shown)."""
+    from flask_login import current_user
+
+    from portal.extensions import db
+    from portal.workbench.notifications import unread_count
+
+    if not current_user.is_authenticated:
+        return 0
+    return unread_count(db.session, current_user.id)
+
+
 def template_helpers() -> dict[str, Any]:
     return {"money": money, "day": day, "mask": mask_value, "locale": str(get_locale()),
-            "empty_form": EmptyForm, "label": label}
+            "empty_form": EmptyForm, "label": label,
+            "unread_notifications": unread_notifications}

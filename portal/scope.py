@@ -6,6 +6,11 @@ exports alike.
 - analyst: every customer, with personal identifiers masked and never revealed;
 - admin: no customer browsing.
 
+Workbench records (tasks, contacts, opportunities) follow the same roles: an RM or adviser
+sees the records that are theirs, a branch manager those of their subtree's branches;
+analysts (aggregates only) and admins see none (``restrict_work``). Who may be given work
+or customers is decided by ``assignable_staff``.
+
 A customer's effective manager is the RM a branch manager reassigned them to, as long as
 the feed still names the manager it named at the time; otherwise the feed's Manager."""
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from integration.models import Branch, Customer
-from portal.errors import NotFound
+from portal.errors import Invalid, NotFound
 from portal.models import CustomerAssignment, User
 
 
@@ -92,6 +97,33 @@ def restrict(query: Select[Any], scope: Scope) -> Select[Any]:
         return query.where(or_(Customer.manager_staff_id == scope.staff_id, reassigned_here),
                            effective_manager() == scope.staff_id)
     return query.where(False)  # type: ignore[arg-type]
+
+
+ASSIGNABLE_ROLES = ("rm", "advisor")
+
+
+def restrict_work(query: Select[Any], scope: Scope, staff_column: Any,
+                  branch_column: Any) -> Select[Any]:
+    """Add the scope's condition to a query over a workbench record that belongs to
+    ``staff_column`` and concerns the branch in ``branch_column``."""
+    if scope.kind == "book" and scope.staff_id:
+        return query.where(staff_column == scope.staff_id)
+    if scope.kind == "branches":
+        return query.where(branch_column.in_(sorted(scope.branches)))
+    return query.where(False)  # type: ignore[arg-type]
+
+
+def assignable_staff(session: Session, scope: Scope, staff_id: str) -> User:
+    """The active RM or adviser who may be given customers or work by the holder of
+    ``scope``: a branch manager's subtree, or an RM themself; Invalid otherwise."""
+    user = session.scalar(select(User).where(User.staff_id == staff_id))
+    allowed = user is not None and user.active and user.role in ASSIGNABLE_ROLES and (
+        (scope.kind == "branches" and user.branch_code in scope.branches)
+        or (scope.kind == "book" and user.staff_id == scope.staff_id))
+    if not allowed:
+        raise Invalid(f"staff id {staff_id!r} is not an active RM or adviser of your branches")
+    assert user is not None
+    return user
 
 
 def customer_in_scope(session: Session, scope: Scope, customer_id: int) -> Customer:

@@ -33,6 +33,7 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
         engine = make_engine(url)
         upgrade(engine)
+        _keep_seeds(engine)
         engine.dispose()
         yield url
         with admin.connect() as conn:
@@ -46,12 +47,32 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield str(path)
 
 
+def _keep_seeds(engine: Engine) -> None:
+    """Copy the rows migrations seed (default policies, rules) aside, so each test starts
+    from them on PostgreSQL as it does from the copied template on SQLite."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE SCHEMA seed"))
+        for table in _tables(conn):
+            if conn.execute(text(f'SELECT EXISTS (SELECT 1 FROM public."{table}")')).scalar():
+                conn.execute(text(f'CREATE TABLE seed."{table}" AS TABLE public."{table}"'))
+
+
+def _tables(conn: Any, schema: str = "public") -> list[str]:
+    return list(conn.execute(text(
+        "SELECT tablename FROM pg_tables WHERE schemaname = :schema "
+        "AND tablename <> 'alembic_version'"), {"schema": schema}).scalars())
+
+
 def _truncate(engine: Engine) -> None:
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-            "AND tablename <> 'alembic_version'")).scalars().all()
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(_tables(conn))} RESTART IDENTITY CASCADE"))
+        for table in _tables(conn, "seed"):
+            conn.execute(text(f'INSERT INTO public."{table}" SELECT * FROM seed."{table}"'))
+            sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                    {"t": f'public."{table}"'}).scalar()
+            if sequence:
+                conn.execute(text(f'SELECT setval(:s, (SELECT max(id) FROM public."{table}"))'),
+                             {"s": sequence})
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from integration.adapters.cbs import TRANSACTION_TYPES
 from integration.identity import normalise
+from integration.queries import latest_business_date
 from integration.models import (
     Account,
     Branch,
@@ -347,13 +348,6 @@ def _parse_amount(text: str | None, name: str) -> Decimal | None:
             or amount != amount.quantize(Decimal("0.0001")):
         raise Invalid(f"{name} must be a positive amount with at most 4 decimals")
     return amount
-
-
-def latest_business_date(session: Session) -> date:
-    """The business date of the newest feed applied (fully or partly), else today."""
-    found = session.scalar(select(func.max(FeedBatch.business_date))
-                           .where(FeedBatch.status.in_(("applied", "partial"))))
-    return found or date.today()
 
 
 def rates_on(session: Session, currencies: set[str], as_of: date) -> dict[str, Decimal]:

@@ -15,6 +15,7 @@ from portal.customers.charts import flow_chart
 from portal.extensions import db
 from portal.pages import money
 from portal.web import actor, current_scope
+from portal.workbench.panels import customer_panels
 
 # Its own stylesheet, served by the app (no CDN), under a path of its own.
 blueprint = Blueprint("customers", __name__, static_folder="static",
@@ -74,7 +75,8 @@ def show(customer_id: int):  # type: ignore[no-untyped-def]
     return no_store(render_template(
         "customers/show.html", view=view, chart=flow_chart(view.flows),
         can_reveal=scope.can_reveal, transaction_types=sorted(TRANSACTION_TYPES),
-        filter_args=filter_args))
+        filter_args=filter_args, panels=customer_panels(db.session, view.id),
+        works_with_customers=scope.kind in ("book", "branches")))
 
 
 @blueprint.post("/customers/<int:customer_id>/reveal/<any(id_number, mobile):field>")

@@ -228,9 +228,12 @@ def test_identity_detector_recognises_identity_and_sequence():
 
 
 def test_integer_key_tables_are_the_expected_ones():
-    assert INTEGER_KEY_TABLES == ["accounts", "assignment_history", "audit_events",
-                                  "customer_sources", "customers", "feed_batches",
-                                  "holdings", "quarantined_records", "transactions", "users"]
+    assert INTEGER_KEY_TABLES == ["accounts", "alerts", "assignment_history", "audit_events",
+                                  "contact_policies", "contacts", "customer_sources",
+                                  "customers", "feed_batches", "holdings", "notifications",
+                                  "opportunities", "opportunity_stage_changes",
+                                  "quarantined_records", "saved_views", "tasks", "transactions",
+                                  "users"]
 
 
 @pytest.mark.parametrize("table", INTEGER_KEY_TABLES)

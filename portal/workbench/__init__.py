@@ -1,0 +1,1 @@
+"""The RM workbench: book of business, tasks, contacts, opportunities, notifications."""

@@ -1,0 +1,77 @@
+"""The bell: notifications to users about assignments, reassignments and new tasks.
+
+Services call ``notify`` / ``notify_staff`` inside their own transaction; a notification
+names its kind and parameters and is worded per locale when shown."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from integration.db import utcnow
+from portal.errors import NotFound
+from portal.models import User
+from portal.workbench.models import Notification
+
+KINDS = ("assigned", "reassigned_away", "tasks_generated", "task_assigned", "handover",
+         "opportunity_confirmed", "tier_changed")
+
+
+def notify(session: Session, user_ids: Iterable[int], kind: str,
+           params: dict[str, Any] | None = None, customer_id: int | None = None,
+           task_id: int | None = None) -> int:
+    """One notification per user; the number written."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    rows = [{"user_id": user_id, "kind": kind, "params": params or {},
+             "customer_id": customer_id, "task_id": task_id, "created_at": utcnow()}
+            for user_id in sorted(set(user_ids))]
+    if rows:
+        session.execute(insert(Notification), rows)
+    return len(rows)
+
+
+def users_by_staff(session: Session, staff_ids: Iterable[str]) -> dict[str, int]:
+    """Active users' ids by staff id (staff without an active user get nothing)."""
+    wanted = sorted(set(staff_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 1000):
+        found.update(session.execute(
+            select(User.staff_id, User.id)
+            .where(User.staff_id.in_(wanted[start:start + 1000]), User.active.is_(True)))
+            .tuples())
+    return found
+
+
+def notify_staff(session: Session, staff_ids: Iterable[str], kind: str,
+                 params: dict[str, Any] | None = None, customer_id: int | None = None,
+                 task_id: int | None = None) -> int:
+    users = users_by_staff(session, staff_ids)
+    return notify(session, users.values(), kind, params, customer_id, task_id)
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Notification)
+                          .where(Notification.user_id == user_id,
+                                 Notification.read_at.is_(None))) or 0
+
+
+def recent(session: Session, user_id: int, limit: int = 50) -> list[Notification]:
+    return list(session.scalars(select(Notification).where(Notification.user_id == user_id)
+                                .order_by(Notification.created_at.desc(),
+                                          Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> int:
+    """Mark one (or, without an id, every) unread notification of the user as read."""
+    query = update(Notification).where(Notification.user_id == user_id,
+                                       Notification.read_at.is_(None))
+    if notification_id is not None:
+        query = query.where(Notification.id == notification_id)
+    count = session.execute(query.values(read_at=utcnow())).rowcount
+    if notification_id is not None and count == 0 and session.scalar(
+            select(Notification.id).where(Notification.id == notification_id,
+                                          Notification.user_id == user_id)) is None:
+        raise NotFound("no such notification")
+    return count

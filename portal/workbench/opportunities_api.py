@@ -1,0 +1,11 @@
+"""Opportunities as JSON under /api/v1 (bearer tokens)."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from portal.extensions import csrf
+
+blueprint = Blueprint("opportunities_api", __name__, url_prefix="/api/v1")
+csrf.exempt(blueprint)  # bearer tokens, not cookies
+
+# SKELETON: the helper that owns this module replaces this line with its routes.
