@@ -5,6 +5,7 @@ from integration.db import Base
 from portal import models as portal_models  # noqa: F401
 
 from portal.workbench import models as workbench_models  # noqa: F401
+from portal.vip import models as vip_models  # noqa: F401
 from risk import models as risk_models  # noqa: F401
 
 metadata = Base.metadata

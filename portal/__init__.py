@@ -58,6 +58,12 @@ def register_blueprints(app: Flask) -> None:
     from portal.customers.api import blueprint as customers_api
     from portal.customers.views import blueprint as customers
     from portal.health import blueprint as health
+    from portal.vip.reports_api import blueprint as vip_reports_api
+    from portal.vip.reports_views import blueprint as vip
+    from portal.vip.rules_views import blueprint as vip_rules
+    from portal.vip.service_api import blueprint as service_api
+    from portal.vip.service_views import blueprint as service
+    from portal.vip.tiers_api import blueprint as tiers_api
     from portal.workbench.book_api import blueprint as book_api
     from portal.workbench.book_views import blueprint as book
     from portal.workbench.contacts_api import blueprint as contacts_api
@@ -72,7 +78,8 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (health, auth, customers, audit, api, audit_api, customers_api,
                       workbench, tasks, contacts, pipeline, book, notifications,
-                      tasks_api, contacts_api, opportunities_api, book_api, notifications_api):
+                      tasks_api, contacts_api, opportunities_api, book_api, notifications_api,
+                      vip, vip_rules, service, tiers_api, service_api, vip_reports_api):
         app.register_blueprint(blueprint)
 
 
@@ -90,7 +97,8 @@ def register_template_helpers(app: Flask) -> None:
 
 def register_jobs() -> None:
     """The nightly jobs (run by `crm nightly` and by the scheduler after each import)."""
-    from portal.workbench import jobs  # noqa: F401  - registers on import
+    from portal.vip import jobs as vip_jobs  # noqa: F401  - registers on import
+    from portal.workbench import jobs  # noqa: F401
 
 
 def register_commands(app: Flask) -> None:

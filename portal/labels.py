@@ -49,6 +49,15 @@ LABELS = {
     "price": _l("Price"), "competitor": _l("Went to a competitor"),
     "not_suitable": _l("Not suitable"), "no_need": _l("No need"),
     "no_response": _l("No response"),
+    # VIP: entitlements, service request statuses, tier decision outcomes
+    "dedicated_rm": _l("Dedicated relationship manager"), "fee_waiver": _l("Fee waivers"),
+    "priority_queue": _l("Priority queue"), "airport_lounge": _l("Airport lounge visit"),
+    "health_check": _l("Health check"), "birthday_gift": _l("Birthday gift"),
+    "airport_transfer": _l("Airport transfer"),
+    "in_progress": _l("In progress"), "fulfilled": _l("Fulfilled"), "rejected": _l("Rejected"),
+    "new": _l("New"), "upgrade": _l("Upgrade"), "downgrade": _l("Downgrade"),
+    "held": _l("Held"), "unchanged": _l("Unchanged"), "pinned": _l("Pinned"),
+    "pin_expired": _l("Pin expired"),
 }
 
 

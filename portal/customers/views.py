@@ -15,6 +15,7 @@ from portal.customers.charts import flow_chart
 from portal.extensions import db
 from portal.pages import money
 from portal.web import actor, current_scope
+from portal.vip.panel import customer_tier_panel
 from portal.workbench.panels import customer_panels
 
 # Its own stylesheet, served by the app (no CDN), under a path of its own.
@@ -76,6 +77,7 @@ def show(customer_id: int):  # type: ignore[no-untyped-def]
         "customers/show.html", view=view, chart=flow_chart(view.flows),
         can_reveal=scope.can_reveal, transaction_types=sorted(TRANSACTION_TYPES),
         filter_args=filter_args, panels=customer_panels(db.session, view.id),
+        tier=customer_tier_panel(db.session, view.id),
         works_with_customers=scope.kind in ("book", "branches")))
 
 

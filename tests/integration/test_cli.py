@@ -82,7 +82,7 @@ def test_release_applies_once_the_reference_exists(runner, feed_path):
 
 def test_db_current_reports_the_head_revision(runner):
     result = runner.invoke(args=["db", "current"])
-    assert result.exit_code == 0 and result.output.strip().startswith("0004")
+    assert result.exit_code == 0 and result.output.strip().startswith("0005")
 
 
 def test_validate_checks_files_against_the_xsd(runner, feed_path):

@@ -232,7 +232,9 @@ def test_integer_key_tables_are_the_expected_ones():
                                   "contact_policies", "contacts", "customer_sources",
                                   "customers", "feed_batches", "holdings", "notifications",
                                   "opportunities", "opportunity_stage_changes",
-                                  "quarantined_records", "saved_views", "tasks", "transactions",
+                                  "quarantined_records", "saved_views", "service_requests",
+                                  "tasks", "tier_decisions", "tier_definitions",
+                                  "tier_entitlements", "tier_rule_versions", "transactions",
                                   "users"]
 
 

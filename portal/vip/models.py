@@ -1,0 +1,194 @@
+"""CRM-owned data of the VIP service.
+
+Tier rules are versioned copy-on-write: an admin's change writes a new ``TierRuleVersion``
+with the full set of ``TierDefinition`` rows, so every past decision names the version it
+used. Average daily AUM comes from ``CustomerMonthAum`` (one row per customer per month,
+never one per day)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integration.db import Base, Decimal4, UTCDateTime, utcnow
+
+TIER_LEN = 20
+SERVICE_STATUSES = ("open", "in_progress", "fulfilled", "rejected")
+DECISION_OUTCOMES = ("new", "upgrade", "downgrade", "held", "unchanged", "pinned",
+                     "pin_expired")
+
+
+class TierRuleVersion(Base):
+    """One version of the tier rules (and the evaluation settings that go with them)."""
+
+    __tablename__ = "tier_rule_versions"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)  # the version
+    window_months: Mapped[int] = mapped_column(Integer, default=3)
+    grace_months: Mapped[int] = mapped_column(Integer, default=3)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("window_months BETWEEN 1 AND 12", name="window_months"),
+        CheckConstraint("grace_months BETWEEN 0 AND 12", name="grace_months"),
+    )
+
+
+class TierDefinition(Base):
+    """A tier within a rule version. A customer qualifies when average daily AUM reaches
+    ``min_adb`` and, where set, monthly contribution and product count reach theirs
+    (``combine`` 'all'), or when any one set condition is met (``combine`` 'any')."""
+
+    __tablename__ = "tier_definitions"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tier_rule_versions.id"))
+    code: Mapped[str] = mapped_column(String(TIER_LEN))
+    rank: Mapped[int] = mapped_column(Integer)  # 0 = the base tier, higher is better
+    name_en: Mapped[str] = mapped_column(String(60))
+    name_zh: Mapped[str] = mapped_column(String(60))
+    min_adb: Mapped[Decimal] = mapped_column(Decimal4)
+    min_contribution: Mapped[Decimal | None] = mapped_column(Decimal4)
+    min_products: Mapped[int | None] = mapped_column(Integer)
+    combine: Mapped[str] = mapped_column(String(3), default="all")
+
+    __table_args__ = (
+        UniqueConstraint("version_id", "code"),
+        UniqueConstraint("version_id", "rank"),
+        CheckConstraint("combine IN ('all', 'any')", name="combine"),
+        CheckConstraint("min_adb >= 0", name="min_adb"),
+    )
+
+
+class CustomerMonthAum(Base):
+    """A customer's AUM summed over the days of one month (``aum_day_sum`` / ``days`` is
+    the month's average daily AUM), the last day added and its AUM (to fill days without a
+    feed), and the month's contribution (fees and interest margin)."""
+
+    __tablename__ = "customer_month_aum"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
+    aum_day_sum: Mapped[Decimal] = mapped_column(Decimal4)
+    days: Mapped[int] = mapped_column(Integer)
+    last_date: Mapped[date] = mapped_column(Date)
+    last_aum: Mapped[Decimal] = mapped_column(Decimal4)
+    contribution: Mapped[Decimal] = mapped_column(Decimal4, default=Decimal(0))
+
+    __table_args__ = (Index("ix_customer_month_aum_month", "month"),)
+
+
+class CustomerTier(Base):
+    """Each customer's current tier, the state of a pending downgrade, and any pin."""
+
+    __tablename__ = "customer_tiers"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    tier_code: Mapped[str] = mapped_column(String(TIER_LEN))
+    since: Mapped[date] = mapped_column(Date)
+    evaluated_month: Mapped[date] = mapped_column(Date)
+    rule_version: Mapped[int] = mapped_column(ForeignKey("tier_rule_versions.id"))
+    months_below: Mapped[int] = mapped_column(Integer, default=0)  # grace months used
+    pinned_tier: Mapped[str | None] = mapped_column(String(TIER_LEN))
+    pin_reason: Mapped[str | None] = mapped_column(String(500))
+    pin_expires: Mapped[date | None] = mapped_column(Date)
+    pinned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_customer_tiers_tier", "tier_code"),)
+
+
+class TierDecision(Base):
+    """One evaluation of one customer: the figures, the rule version, the outcome and why."""
+
+    __tablename__ = "tier_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    month: Mapped[date] = mapped_column(Date)  # the month evaluated (its first day)
+    rule_version: Mapped[int] = mapped_column(ForeignKey("tier_rule_versions.id"))
+    from_tier: Mapped[str | None] = mapped_column(String(TIER_LEN))
+    to_tier: Mapped[str] = mapped_column(String(TIER_LEN))
+    qualified_tier: Mapped[str] = mapped_column(String(TIER_LEN))  # what the figures gave
+    outcome: Mapped[str] = mapped_column(String(12))
+    adb: Mapped[Decimal] = mapped_column(Decimal4)
+    contribution: Mapped[Decimal] = mapped_column(Decimal4)
+    products: Mapped[int] = mapped_column(Integer)
+    months_below: Mapped[int] = mapped_column(Integer, default=0)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set once the RM was told of an upgrade or downgrade (the follow-up job is idempotent).
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("customer_id", "month"),
+        Index("ix_tier_decisions_month_tiers", "month", "from_tier", "to_tier"),
+        CheckConstraint("outcome IN ('new', 'upgrade', 'downgrade', 'held', 'unchanged', "
+                        "'pinned', 'pin_expired')", name="outcome"),
+    )
+
+
+class TierEntitlement(Base):
+    """What a tier is promised: an entitlement with a yearly quota (None: unlimited) and
+    the service level for requests of it."""
+
+    __tablename__ = "tier_entitlements"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    tier_code: Mapped[str] = mapped_column(String(TIER_LEN))
+    code: Mapped[str] = mapped_column(String(30))
+    yearly_quota: Mapped[int | None] = mapped_column(Integer)
+    sla_hours: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("tier_code", "code"),
+        CheckConstraint("yearly_quota IS NULL OR yearly_quota >= 0", name="yearly_quota"),
+        CheckConstraint("sla_hours > 0", name="sla_hours"),
+    )
+
+
+class ServiceRequest(Base):
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    entitlement_code: Mapped[str] = mapped_column(String(30))
+    tier_code: Mapped[str] = mapped_column(String(TIER_LEN))  # the tier when requested
+    staff_id: Mapped[str] = mapped_column(String(32))  # the RM responsible
+    branch_code: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    note: Mapped[str | None] = mapped_column(String(1000))
+    resolution: Mapped[str | None] = mapped_column(String(500))
+    quota_year: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)  # requested_at + the tier's SLA
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'in_progress', 'fulfilled', 'rejected')",
+                        name="status"),
+        Index("ix_service_requests_customer_code_year", "customer_id", "entitlement_code",
+              "quota_year"),
+        Index("ix_service_requests_staff_status", "staff_id", "status"),
+        Index("ix_service_requests_branch_status", "branch_code", "status"),
+    )
