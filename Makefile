@@ -40,11 +40,16 @@ browser:
 	fi
 
 # Migrate the embedded SQLite database, load the demo bank through the feed pipeline
-# (exit 3 = designed data-quality cases quarantined, expected), then serve.
+# (exit 3 = designed data-quality cases quarantined, expected), add demo workbench activity
+# and three months of AUM history, run the nightly jobs (balances, generated tasks, won
+# opportunities confirmed, tier evaluation and its follow-ups), then serve.
 run: install
 	$(BIN)/crm db upgrade
 	$(BIN)/crm demo --customers $(DEMO_CUSTOMERS) || [ $$? -eq 3 ]
 	$(BIN)/crm users demo --customers $(DEMO_CUSTOMERS)
+	$(BIN)/crm workbench demo
+	$(BIN)/crm tiers backfill --months 3
+	$(BIN)/crm nightly
 	$(BIN)/crm stats
 	$(MAKE) --no-print-directory serve
 

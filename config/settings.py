@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Mapping
 
@@ -39,6 +40,10 @@ class BaseConfig:
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     API_PAGE_SIZE = 20
+    # Tier contribution: estimated annual interest margin earned on deposit and loan
+    # balances (accrued per day as balance x margin / 365; portal.vip.aum).
+    DEPOSIT_MARGIN = Decimal("0.015")
+    LOAN_MARGIN = Decimal("0.02")
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -57,6 +62,8 @@ class BaseConfig:
             env, "CRM_IDLE_TIMEOUT_SECONDS", self.IDLE_TIMEOUT_SECONDS)
         self.TOKEN_LIFETIME_SECONDS = _positive_int(
             env, "CRM_TOKEN_LIFETIME_SECONDS", self.TOKEN_LIFETIME_SECONDS)
+        self.DEPOSIT_MARGIN = _rate(env, "CRM_DEPOSIT_MARGIN", self.DEPOSIT_MARGIN)
+        self.LOAN_MARGIN = _rate(env, "CRM_LOAN_MARGIN", self.LOAN_MARGIN)
         if env.get("CRM_INSECURE_COOKIES") == "1":  # plain-HTTP development only
             self.SESSION_COOKIE_SECURE = self.REMEMBER_COOKIE_SECURE = False
 
@@ -153,4 +160,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    """An annual rate as a fraction (0.015 is 1.5%), at most 4 decimal places."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a fraction such as 0.015, got {raw!r}") from None
+    if not value.is_finite() or not 0 <= value < 1 \
+            or value != value.quantize(Decimal("0.0001")):
+        raise ConfigError(f"{name} must be from 0 to 1 with at most 4 decimals, got {raw!r}")
     return value

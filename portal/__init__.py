@@ -104,9 +104,11 @@ def register_jobs() -> None:
 def register_commands(app: Flask) -> None:
     from integration.cli import register as register_integration
     from portal.cli_users import users_group
+    from portal.vip.cli import tiers_group
     from portal.workbench.cli import workbench_group
     from portal import demo_users  # noqa: F401  - adds `crm users demo`
 
     register_integration(app)
     app.cli.add_command(users_group)
+    app.cli.add_command(tiers_group)
     app.cli.add_command(workbench_group)

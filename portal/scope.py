@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from integration.models import Branch, Customer
@@ -79,6 +79,21 @@ def effective_manager() -> Any:
     return func.coalesce(override, Customer.manager_staff_id)
 
 
+# The same rule as effective_manager, as a join for queries over many customers (sorting or
+# grouping a branch subtree by RM): one outer join instead of a look-up per customer.
+_OVERRIDE = aliased(CustomerAssignment, name="manager_override")
+
+
+def join_effective_manager(query: Select[Any]) -> tuple[Select[Any], Any]:
+    """The query (over Customer) outer-joined to the customer's reassignment, and the
+    effective manager as a column of it (a customer has at most one reassignment)."""
+    joined = query.outerjoin(_OVERRIDE, and_(
+        _OVERRIDE.customer_id == Customer.id,
+        or_(_OVERRIDE.feed_manager == Customer.manager_staff_id,
+            and_(_OVERRIDE.feed_manager.is_(None), Customer.manager_staff_id.is_(None)))))
+    return joined, func.coalesce(_OVERRIDE.staff_id, Customer.manager_staff_id)
+
+
 def restrict(query: Select[Any], scope: Scope) -> Select[Any]:
     """Add the scope's condition to a query over Customer."""
     if scope.kind == "all":
@@ -97,6 +112,20 @@ def restrict(query: Select[Any], scope: Scope) -> Select[Any]:
         return query.where(or_(Customer.manager_staff_id == scope.staff_id, reassigned_here),
                            effective_manager() == scope.staff_id)
     return query.where(False)  # type: ignore[arg-type]
+
+
+def restrict_listing(query: Select[Any], scope: Scope) -> Select[Any]:
+    """The rows ``restrict`` gives, for queries that list a whole book (the book of
+    business, its export, the team view): an RM's book is found through the manager and
+    assignment indexes (a union of both) instead of a check on every customer."""
+    if scope.kind == "book" and scope.staff_id:
+        candidates = union(
+            select(Customer.id).where(Customer.manager_staff_id == scope.staff_id),
+            select(CustomerAssignment.customer_id)
+            .where(CustomerAssignment.staff_id == scope.staff_id))
+        return query.where(Customer.id.in_(candidates),
+                           effective_manager() == scope.staff_id)
+    return restrict(query, scope)
 
 
 ASSIGNABLE_ROLES = ("rm", "advisor")

@@ -68,7 +68,7 @@ def upgrade() -> None:
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('staff_id', sa.String(length=32), nullable=False),
+    sa.Column('staff_id', sa.String(length=32), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('branch_code', sa.String(length=32), nullable=True),
     sa.Column('contacted_at', sa.DateTime(timezone=True), nullable=False),
@@ -110,6 +110,8 @@ def upgrade() -> None:
     sa.Column('lost_reason', sa.String(length=20), nullable=True),
     sa.Column('lost_note', sa.String(length=500), nullable=True),
     sa.Column('won_on', sa.Date(), nullable=True),
+    sa.Column('created_on', sa.Date(), nullable=False),
+    sa.Column('baseline_units', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('confirmed_by', sa.String(length=120), nullable=True),
     sa.Column('created_by', sa.Integer(), nullable=True),
@@ -127,6 +129,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_opportunities_branch_stage', ['branch_code', 'stage'], unique=False)
         batch_op.create_index('ix_opportunities_customer', ['customer_id'], unique=False)
         batch_op.create_index('ix_opportunities_owner_stage', ['owner_staff_id', 'stage'], unique=False)
+        batch_op.create_index('ix_opportunities_stage_confirmed', ['stage', 'confirmed_at'], unique=False)
 
     op.create_table('saved_views',
     sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
@@ -143,6 +146,7 @@ def upgrade() -> None:
     sa.Column('opportunity_id', sa.Integer(), nullable=False),
     sa.Column('from_stage', sa.String(length=16), nullable=True),
     sa.Column('to_stage', sa.String(length=16), nullable=False),
+    sa.Column('lost_reason', sa.String(length=20), nullable=True),
     sa.Column('changed_by', sa.Integer(), nullable=True),
     sa.Column('changed_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['changed_by'], ['users.id'], name=op.f('fk_opportunity_stage_changes_changed_by_users')),
@@ -227,6 +231,7 @@ def downgrade() -> None:
     op.drop_table('opportunity_stage_changes')
     op.drop_table('saved_views')
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
+        batch_op.drop_index('ix_opportunities_stage_confirmed')
         batch_op.drop_index('ix_opportunities_owner_stage')
         batch_op.drop_index('ix_opportunities_customer')
         batch_op.drop_index('ix_opportunities_branch_stage')

@@ -83,7 +83,13 @@ register_path("/assignments", {"post": {
     "description": "All or nothing: every customer must be in the caller's scope (else 404) "
                    "and the RM must be an active RM or adviser of the caller's branch "
                    "subtree (else 400). The reassignment holds until the feed names another "
-                   "manager for the customer; each move is kept in the history and audited.",
+                   "manager for the customer; each move is kept in the history and audited. "
+                   "In the same transaction the previous RMs' open tasks and open "
+                   "opportunities of the moved customers go to the new RM, who gets a "
+                   "hand-over task per moved customer (its note sums up the last three "
+                   "contacts and the work handed over) and one notification; each previous "
+                   "RM with a user account is notified once. Customers already with that RM "
+                   "are left alone.",
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["customers", "to_staff_id", "reason"], "properties": {
             "customers": {"type": "array", "items": {"type": "integer"}, "minItems": 1,

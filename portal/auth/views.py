@@ -49,7 +49,7 @@ def enforce_idle_timeout() -> None:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
-        return redirect(url_for("customers.search"))
+        return redirect(_landing(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         username = form.username.data or ""
@@ -75,8 +75,15 @@ def login():  # type: ignore[no-untyped-def]
         elif user.locale in SUPPORTED_LOCALES:
             session["lang"] = user.locale
         audit.record(db.session, actor(user), "sign_in")
-        return redirect(_safe_next(request.args.get("next")) or url_for("customers.search"))
+        return redirect(_safe_next(request.args.get("next")) or _landing(user))
     return render_template("auth/login.html", form=form)
+
+
+def _landing(user: User) -> str:
+    """Where a sign-in lands: people with a book of work on the day's agenda."""
+    if user.role in ("rm", "advisor", "branch_manager"):
+        return url_for("tasks.agenda")
+    return url_for("customers.search")
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -192,3 +192,32 @@ class ServiceRequest(Base):
         Index("ix_service_requests_staff_status", "staff_id", "status"),
         Index("ix_service_requests_branch_status", "branch_code", "status"),
     )
+
+
+VALUE_LAYERS = ("platinum", "gold", "iron", "lead")
+
+
+class CustomerValueLayer(Base):
+    """Each customer's layer of the customer value pyramid for the latest evaluated month,
+    with the figures that placed them there (portal.vip.pyramid recomputes every row
+    set-based after an evaluation; the reports only count and list them)."""
+
+    __tablename__ = "customer_value_layers"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # the evaluated month (its first day)
+    layer: Mapped[str] = mapped_column(String(8))
+    value: Mapped[Decimal] = mapped_column(Decimal4)  # the month's contribution
+    adb: Mapped[Decimal] = mapped_column(Decimal4)  # the month's average daily AUM
+    start_adb: Mapped[Decimal | None] = mapped_column(Decimal4)  # at the trend window's start
+    inflow: Mapped[Decimal] = mapped_column(Decimal4)  # the month's income inflows, CNY
+    value_rank: Mapped[int] = mapped_column(Integer)  # 1 = the bank's most valuable
+    growing: Mapped[bool] = mapped_column(Boolean)
+    wallet_signal: Mapped[bool] = mapped_column(Boolean)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("layer IN ('platinum', 'gold', 'iron', 'lead')", name="layer"),
+        # A layer's customers, most valuable first (the drill-down's page).
+        Index("ix_customer_value_layers_layer", "layer", "value"),
+    )

@@ -6,7 +6,7 @@ Workbench records carry the staff id they belong to and the branch they concern,
 manager's subtree."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -88,7 +88,9 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    staff_id: Mapped[str] = mapped_column(String(STAFF_LEN))
+    # Who logged it: their staff id (None for staff without one, e.g. a branch manager;
+    # user_id always says who).
+    staff_id: Mapped[str | None] = mapped_column(String(STAFF_LEN))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     branch_code: Mapped[str | None] = mapped_column(String(32))
     contacted_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -125,6 +127,12 @@ class ContactPolicy(Base):
     )
 
 
+def bank_today() -> date:
+    """The bank's calendar date (China Standard Time, UTC+8, no daylight saving since
+    1991)."""
+    return (utcnow() + timedelta(hours=8)).date()
+
+
 class Opportunity(Base):
     __tablename__ = "opportunities"
 
@@ -140,6 +148,11 @@ class Opportunity(Base):
     lost_reason: Mapped[str | None] = mapped_column(String(20))
     lost_note: Mapped[str | None] = mapped_column(String(500))
     won_on: Mapped[date | None] = mapped_column(Date)
+    # What confirmation against the feeds compares with (portal.workbench.confirmation):
+    # the bank's date it was created on, and the units of the product the customer held
+    # then (0 when none).
+    created_on: Mapped[date] = mapped_column(Date, default=bank_today)
+    baseline_units: Mapped[Decimal] = mapped_column(Decimal4, default=Decimal(0))
     # Set when the feeds show the product on the customer's accounts or holdings.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     confirmed_by: Mapped[str | None] = mapped_column(String(120))  # e.g. "account CBS 6222…"
@@ -155,6 +168,8 @@ class Opportunity(Base):
         Index("ix_opportunities_owner_stage", "owner_staff_id", "stage"),
         Index("ix_opportunities_branch_stage", "branch_code", "stage"),
         Index("ix_opportunities_customer", "customer_id"),
+        # The nightly confirmation looks for won opportunities not yet confirmed.
+        Index("ix_opportunities_stage_confirmed", "stage", "confirmed_at"),
     )
 
 
@@ -165,6 +180,7 @@ class OpportunityStageChange(Base):
     opportunity_id: Mapped[int] = mapped_column(ForeignKey("opportunities.id"), index=True)
     from_stage: Mapped[str | None] = mapped_column(String(16))
     to_stage: Mapped[str] = mapped_column(String(16))
+    lost_reason: Mapped[str | None] = mapped_column(String(20))  # kept when it is reopened
     changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

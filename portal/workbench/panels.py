@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from portal.workbench import contacts, opportunities, tasks
+from portal.workbench import contact_policy, contacts, opportunities, tasks
 from portal.workbench.models import Contact, Opportunity, Task
 
 
@@ -16,9 +16,14 @@ class CustomerPanels:
     tasks: list[Task]
     contacts: list[Contact]
     opportunities: list[Opportunity]
+    # Required contact interval, last contact, next due, overdue flag (portal.workbench.contacts).
+    contact_status: contacts.ContactStatus | None = None
 
 
 def customer_panels(session: Session, customer_id: int) -> CustomerPanels:
+    latest_contacts = contacts.for_customer(session, customer_id)
     return CustomerPanels(tasks=tasks.for_customer(session, customer_id),
-                          contacts=contacts.for_customer(session, customer_id),
-                          opportunities=opportunities.for_customer(session, customer_id))
+                          contacts=latest_contacts,
+                          opportunities=opportunities.for_customer(session, customer_id),
+                          contact_status=contacts.contact_status(
+                              session, customer_id, contact_policy.bank_today(), latest_contacts))

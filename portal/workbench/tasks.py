@@ -1,23 +1,57 @@
-"""Tasks: what an RM is to do, for whom, by when, and what came of it."""
+"""Tasks: what an RM is to do, for whom, by when, and what came of it.
+
+Who sees a task is decided by ``portal.scope.restrict_work`` (an RM or adviser their own
+tasks, a branch manager those of their subtree's branches); any other task answers
+NotFound, exactly like a missing one. A task changes state only while it is open:
+completing (with an outcome), cancelling, or changing its due date, priority or assignee
+of a task that is done or cancelled is a Conflict. Completing a recurring task creates its
+next occurrence, dated from the completed task's due date."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from integration.db import utcnow
 from integration.models import Customer
-from portal.errors import Invalid
+from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.models import User
-from portal.workbench.models import PRIORITIES, RECURRENCES, TASK_KINDS, Task
+from portal.scope import (
+    ASSIGNABLE_ROLES,
+    Scope,
+    assignable_staff,
+    customer_in_scope,
+    restrict_work,
+)
+from portal.workbench import notifications
+from portal.workbench.models import PRIORITIES, RECURRENCES, TASK_KINDS, TASK_STATUSES, Task
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
+MAX_OUTCOME = 500
+MAX_PER_PAGE = 100
+UPCOMING_DAYS = 7
+AGENDA_LIMIT = 100  # rows shown per agenda section (the count says how many there are)
+STATUS_FILTERS = (*TASK_STATUSES, "all")
+RECURRENCE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
+# Sorting: high before normal before low.
+PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=Task.priority, else_=1)
+
+
+def today(zone: tzinfo | None = None) -> date:
+    """The calendar date the agenda is about: in ``zone`` — the bank's time zone, which the
+    pages and the API pass (an RM opening the agenda at 7:00 in Shanghai is on a new day
+    while the server's UTC is not) —, else the server's. Tests replace this function."""
+    return datetime.now(zone).date() if zone is not None else date.today()
 
 
 def staff_branch(session: Session, staff_id: str) -> str | None:
+    """The branch of the user with this staff id (None if there is none)."""
     return session.scalar(select(User.branch_code).where(User.staff_id == staff_id))
 
 
@@ -57,3 +91,339 @@ def for_customer(session: Session, customer_id: int, limit: int = 20) -> list[Ta
     return list(session.scalars(
         select(Task).where(Task.customer_id == customer_id, Task.status == "open")
         .order_by(Task.due_date, Task.id).limit(limit)))
+
+
+# -- reading ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskRow:
+    task: Task
+    customer_name: str | None
+    assignee_name: str | None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[TaskRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """The list's filters; ``status`` "all" lists every status."""
+
+    status: str = "open"
+    kind: str | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    customer_id: int | None = None
+    assignee: str | None = None
+
+    @classmethod
+    def parse(cls, args: Mapping[str, Any]) -> TaskFilter:
+        """From query-string values (empty means no filter); Invalid on bad values."""
+        def text(name: str) -> str | None:
+            value = args.get(name)
+            return (str(value).strip() or None) if value is not None else None
+
+        status = text("status") or "open"
+        if status not in STATUS_FILTERS:
+            raise Invalid(f"status must be one of {', '.join(STATUS_FILTERS)}")
+        kind = text("kind")
+        if kind is not None and kind not in TASK_KINDS:
+            raise Invalid(f"kind must be one of {', '.join(TASK_KINDS)}")
+        due_from, due_to = parse_day(text("due_from"), "due_from"), \
+            parse_day(text("due_to"), "due_to")
+        if due_from and due_to and due_from > due_to:
+            raise Invalid("due_from must not be after due_to")
+        customer = text("customer")
+        if customer is not None and not (customer.isascii() and customer.isdigit()
+                                         and len(customer) <= 9):
+            raise Invalid("customer must be a customer id")
+        assignee = text("assignee")
+        if assignee is not None and len(assignee) > 32:
+            raise Invalid("assignee must be a staff id")
+        return cls(status, kind, due_from, due_to, int(customer) if customer else None,
+                   assignee)
+
+    def conditions(self) -> list[Any]:
+        found = []
+        if self.status != "all":
+            found.append(Task.status == self.status)
+        if self.kind:
+            found.append(Task.kind == self.kind)
+        if self.due_from:
+            found.append(Task.due_date >= self.due_from)
+        if self.due_to:
+            found.append(Task.due_date <= self.due_to)
+        if self.customer_id is not None:
+            found.append(Task.customer_id == self.customer_id)
+        if self.assignee:
+            found.append(Task.assignee_staff_id == self.assignee)
+        return found
+
+    def args(self) -> dict[str, str]:
+        """As query-string values again (for paging links)."""
+        values = {"status": self.status, "kind": self.kind,
+                  "due_from": self.due_from.isoformat() if self.due_from else None,
+                  "due_to": self.due_to.isoformat() if self.due_to else None,
+                  "customer": str(self.customer_id) if self.customer_id else None,
+                  "assignee": self.assignee}
+        return {k: v for k, v in values.items() if v}
+
+
+def parse_day(text: str | None, name: str) -> date | None:
+    """A date written YYYY-MM-DD (empty: None); Invalid otherwise."""
+    if text is None or text == "":
+        return None
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+
+
+def _rows(query: Select[Any]) -> Select[Any]:
+    """Tasks with their customer's name and their assignee's name."""
+    return (query.add_columns(Customer.name, func.coalesce(User.display_name, User.username))
+            .outerjoin(Customer, Customer.id == Task.customer_id)
+            .outerjoin(User, User.staff_id == Task.assignee_staff_id))
+
+
+def _scoped(scope: Scope, *conditions: Any) -> Select[Any]:
+    return restrict_work(select(Task).where(*conditions), scope, Task.assignee_staff_id,
+                         Task.branch_code)
+
+
+def list_tasks(session: Session, scope: Scope, filters: TaskFilter, page: int = 1,
+               per_page: int = 20) -> TaskPage:
+    """A page of the tasks in scope that match the filters, soonest due first."""
+    if page < 1:
+        raise Invalid("page must be 1 or more")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+    query = _scoped(scope, *filters.conditions())
+    total = session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Task.id).subquery())) or 0
+    rows = session.execute(_rows(query).order_by(Task.due_date, PRIORITY_ORDER, Task.id)
+                           .limit(per_page).offset((page - 1) * per_page)) \
+        if total > (page - 1) * per_page else []
+    return TaskPage([TaskRow(*row) for row in rows], total, page, per_page)
+
+
+def get_task(session: Session, scope: Scope, task_id: int) -> Task:
+    """The task, or NotFound — the same answer whether it exists or is out of scope."""
+    task = session.scalar(_scoped(scope, Task.id == task_id))
+    if task is None:
+        raise NotFound("no such task")
+    return task
+
+
+def task_row(session: Session, scope: Scope, task_id: int) -> TaskRow:
+    """The task with its customer's and assignee's names, or NotFound (as get_task)."""
+    row = session.execute(_rows(_scoped(scope, Task.id == task_id))).first()
+    if row is None:
+        raise NotFound("no such task")
+    return TaskRow(*row)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    today: date
+    overdue: list[TaskRow]
+    due_today: list[TaskRow]
+    upcoming: list[TaskRow]
+    counts: dict[str, int]  # section → number of tasks (the lists stop at AGENDA_LIMIT)
+
+
+def agenda(session: Session, scope: Scope, day: date, staff_id: str | None = None,
+           limit: int = AGENDA_LIMIT) -> Agenda:
+    """Open tasks overdue, due ``day`` and due in the 7 days after it; a branch manager's
+    narrowed to one RM with ``staff_id``."""
+    base = [Task.status == "open"]
+    if staff_id:
+        base.append(Task.assignee_staff_id == staff_id)
+    last = day + timedelta(days=UPCOMING_DAYS)
+    sections = {"overdue": Task.due_date < day, "today": Task.due_date == day,
+                "upcoming": (Task.due_date > day) & (Task.due_date <= last)}
+    totals = session.execute(_scoped(scope, *base, Task.due_date <= last).with_only_columns(
+        *[func.sum(case((condition, 1), else_=0)) for condition in sections.values()])).one()
+    counts = {name: int(total or 0) for name, total in zip(sections, totals)}
+    found = {name: [TaskRow(*row) for row in session.execute(
+        _rows(_scoped(scope, *base, condition))
+        .order_by(Task.due_date, PRIORITY_ORDER, Task.id).limit(limit))]
+        if counts.get(name) else [] for name, condition in sections.items()}
+    return Agenda(day, found["overdue"], found["today"], found["upcoming"], counts)
+
+
+def team(session: Session, scope: Scope) -> list[User]:
+    """Who may be given tasks by the holder of ``scope``: a branch manager's active RMs and
+    advisers, or the RM themself."""
+    query = select(User).where(User.active.is_(True), User.role.in_(ASSIGNABLE_ROLES),
+                               User.staff_id.is_not(None))
+    if scope.kind == "branches":
+        query = query.where(User.branch_code.in_(sorted(scope.branches)))
+    elif scope.kind == "book" and scope.staff_id:
+        query = query.where(User.staff_id == scope.staff_id)
+    else:
+        return []
+    return list(session.scalars(query.order_by(User.staff_id)))
+
+
+# -- changing --------------------------------------------------------------------------
+
+def _require_work(scope: Scope) -> None:
+    if scope.kind not in ("book", "branches"):
+        raise Forbidden("tasks are for relationship managers, advisers and branch managers")
+
+
+def _text(value: Any, name: str, limit: int, missing: str | None = None) -> str | None:
+    """Stripped text of at most ``limit`` characters; Invalid(``missing``) when empty and
+    required."""
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"the {name} must be text")
+    value = (value or "").strip()
+    if missing and not value:
+        raise Invalid(missing)
+    if len(value) > limit:
+        raise Invalid(f"the {name} may have at most {limit} characters")
+    return value or None
+
+
+def _check_due(due_date: Any, day: date) -> date:
+    if not isinstance(due_date, date):
+        raise Invalid("a due date is required")
+    if due_date < day:
+        raise Invalid("the due date cannot be in the past")
+    return due_date
+
+
+def _tell_assignee(session: Session, user: User, task: Task) -> None:
+    """Someone other than the assignee gave them the task: notify them."""
+    if task.assignee_staff_id != user.staff_id:
+        notifications.notify_staff(
+            session, [task.assignee_staff_id], "task_assigned",
+            {"title": task.title, "due_date": task.due_date.isoformat(),
+             "by": user.display_name or user.username},
+            customer_id=task.customer_id, task_id=task.id)
+
+
+def create_task(session: Session, scope: Scope, user: User, *, title: Any, due_date: Any,
+                day: date, customer_id: int | None = None, assignee: str | None = None,
+                priority: str = "normal", note: Any = None,
+                recurrence: str | None = None) -> Task:
+    """A task for a customer in scope (or none), given to the creator or — by a branch
+    manager — to an RM of the subtree, who is notified."""
+    _require_work(scope)
+    title = _text(title, "title", MAX_TITLE, "a title is required")
+    note = _text(note, "note", MAX_NOTE)
+    _check_due(due_date, day)
+    staff_id = assignee or scope.staff_id
+    if not staff_id:
+        raise Invalid("an assignee is required")
+    assignable_staff(session, scope, staff_id)
+    if customer_id is not None:
+        customer_in_scope(session, scope, customer_id)
+    task = add_task(session, assignee_staff_id=staff_id, title=title or "", due_date=due_date,
+                    customer_id=customer_id, priority=priority or "normal", note=note,
+                    recurrence=recurrence or None, created_by=user.id)
+    _tell_assignee(session, user, task)
+    return task
+
+
+def _open(session: Session, scope: Scope, task_id: int) -> Task:
+    task = get_task(session, scope, task_id)
+    if task.status != "open":
+        raise Conflict(f"the task is {task.status}, not open")
+    return task
+
+
+def _change_open(session: Session, task: Task, values: dict[str, Any]) -> None:
+    """Change a task only while it is still open: of two requests closing it, one loses."""
+    changed = session.execute(
+        update(Task).where(Task.id == task.id, Task.status == "open").values(**values)
+        .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict("the task was just closed by someone else")
+    session.refresh(task)
+
+
+def next_due(due: date, recurrence: str) -> date:
+    """The next occurrence's due date: a week, or 1, 3 or 12 months later (clamped to the
+    end of a shorter month: 31 January → 28 or 29 February)."""
+    if recurrence == "weekly":
+        return due + timedelta(days=7)
+    index = due.year * 12 + due.month - 1 + RECURRENCE_MONTHS[recurrence]
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(due.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Completion:
+    task: Task
+    next_task: Task | None  # a recurring task's next occurrence
+
+
+def complete_task(session: Session, scope: Scope, user: User, task_id: int,
+                  outcome: Any) -> Completion:
+    """Done, with what came of it (required); a recurring task gets its next occurrence."""
+    task = _open(session, scope, task_id)
+    outcome = _text(outcome, "outcome", MAX_OUTCOME, "an outcome is required")
+    _change_open(session, task, {"status": "done", "outcome": outcome,
+                                 "completed_by": user.id, "completed_at": utcnow()})
+    following = None
+    if task.recurrence:
+        following = add_task(
+            session, assignee_staff_id=task.assignee_staff_id, title=task.title,
+            due_date=next_due(task.due_date, task.recurrence), customer_id=task.customer_id,
+            kind=task.kind, priority=task.priority, note=task.note, reason=task.reason,
+            recurrence=task.recurrence, created_by=task.created_by)
+    return Completion(task, following)
+
+
+def cancel_task(session: Session, scope: Scope, user: User, task_id: int,
+                note: Any = None) -> Task:
+    """Cancelled (ends a recurring task's series); ``note`` says why, optionally."""
+    task = _open(session, scope, task_id)
+    note = _text(note, "reason", MAX_OUTCOME)
+    _change_open(session, task, {"status": "cancelled", "outcome": note,
+                                 "completed_by": user.id, "completed_at": utcnow()})
+    return task
+
+
+def update_task(session: Session, scope: Scope, user: User, task_id: int, *, day: date,
+                due_date: date | None = None, priority: str | None = None,
+                assignee: str | None = None) -> Task:
+    """Change an open task's due date, priority or — by a branch manager — assignee (who is
+    notified)."""
+    task = _open(session, scope, task_id)
+    # Everything is checked before anything changes: a refusal leaves the task as it was.
+    if due_date is not None and due_date != task.due_date:
+        _check_due(due_date, day)
+    if priority is not None and priority not in PRIORITIES:
+        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
+    target = None
+    if assignee is not None and assignee != task.assignee_staff_id:
+        if scope.kind != "branches":
+            raise Forbidden("only branch managers reassign tasks")
+        target = assignable_staff(session, scope, assignee)
+    changes: dict[str, Any] = {}
+    if due_date is not None:
+        changes["due_date"] = due_date
+    if priority is not None:
+        changes["priority"] = priority
+    if target is not None:
+        changes["assignee_staff_id"] = target.staff_id
+        if task.customer_id is None:
+            changes["branch_code"] = target.branch_code
+    if changes:
+        _change_open(session, task, changes)
+    if target is not None:
+        _tell_assignee(session, user, task)
+    return task

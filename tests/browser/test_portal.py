@@ -32,9 +32,10 @@ def path_of(page) -> str:  # type: ignore[no-untyped-def]
     return urlsplit(page.url).path
 
 
-def test_an_rm_signs_in_and_lands_on_the_search_page(page, sign_in):  # type: ignore[no-untyped-def]
+def test_an_rm_signs_in_and_lands_on_the_agenda(page, sign_in):  # type: ignore[no-untyped-def]
     sign_in("rm1")
-    assert path_of(page) == "/"
+    assert path_of(page) == "/agenda"
+    page.goto("/")
     assert page.locator("input[name=q]").is_visible()
     assert page.locator("#sign-out").is_visible()
     assert page.locator(".who").inner_text() == "rm1"
@@ -50,6 +51,7 @@ def test_a_wrong_password_does_not_sign_in(page, sign_in):  # type: ignore[no-un
 def test_search_finds_the_customer_in_scope_and_opens_the_360_view(  # type: ignore[no-untyped-def]
         page, sign_in, browser_bank):
     sign_in("rm1")
+    page.goto("/")
     page.fill("input[name=q]", "张三")
     with page.expect_navigation():
         page.press("input[name=q]", "Enter")
@@ -65,6 +67,7 @@ def test_search_finds_the_customer_in_scope_and_opens_the_360_view(  # type: ign
 
 def test_search_stays_within_scope(page, sign_in, browser_bank):  # type: ignore[no-untyped-def]
     def search(q: str) -> int:
+        page.goto("/")
         page.fill("input[name=q]", q)
         with page.expect_navigation():
             page.press("input[name=q]", "Enter")
