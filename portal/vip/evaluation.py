@@ -56,6 +56,7 @@ from sqlalchemy import (
     text,
     type_coerce,
     union_all,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -419,6 +420,18 @@ def statements(plan: Plan, dialect: str) -> list[Any]:
 
 # -- the service ---------------------------------------------------------------------------
 
+def _keep_notified(session: Session, month: date,
+                   told: dict[tuple[str | None, str], list[int]]) -> None:
+    now = utcnow()
+    for (from_tier, to_tier), ids in told.items():
+        same_change = (TierDecision.from_tier.is_(None) if from_tier is None
+                       else TierDecision.from_tier == from_tier)
+        for start in range(0, len(ids), 1000):
+            session.execute(update(TierDecision).where(
+                TierDecision.month == month, same_change, TierDecision.to_tier == to_tier,
+                TierDecision.customer_id.in_(ids[start:start + 1000])).values(notified_at=now))
+
+
 def evaluate(session: Session, month: date, *, business_date: date | None = None,
              actor: Actor | None = None) -> EvaluationResult:
     """Evaluate every customer for ``month`` under the current rules (or re-evaluate the
@@ -436,7 +449,13 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
         raise Conflict(f"{latest:%Y-%m} is evaluated already: an earlier month cannot be "
                        "evaluated again")
     replaced = latest == month
+    told: dict[tuple[str | None, str], list[int]] = {}
     if replaced:
+        # RMs already told of a change the new decision repeats are not told again.
+        for customer_id, from_tier, to_tier in session.execute(
+                select(TierDecision.customer_id, TierDecision.from_tier, TierDecision.to_tier)
+                .where(TierDecision.month == month, TierDecision.notified_at.is_not(None))):
+            told.setdefault((from_tier, to_tier), []).append(customer_id)
         session.execute(delete(TierDecision).where(TierDecision.month == month))
     previous = session.scalar(select(func.max(TierDecision.month))
                               .where(TierDecision.month < month))
@@ -455,6 +474,7 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
             session.execute(statement)
     except IntegrityError:
         raise Conflict(f"{month:%Y-%m} is being evaluated by someone else") from None
+    _keep_notified(session, month, told)
     counts = dict(session.execute(select(TierDecision.outcome, func.count())
                                   .where(TierDecision.id > plan.after_id)
                                   .group_by(TierDecision.outcome)).all())

@@ -373,3 +373,25 @@ def test_customer_tier_rows_follow_the_latest_decision(engine, ids) -> None:  # 
         assert {t.evaluated_month for t in session.scalars(select(CustomerTier))} == {NOV}
     assert current_tier(engine, ids["C1"]).since == NOV  # unchanged since October's decision
     assert DEC == evaluation.add_months(NOV, 1)
+
+
+def test_re_evaluating_a_month_does_not_tell_the_rm_again_of_the_same_change(  # type: ignore[no-untyped-def]
+        engine, ids) -> None:
+    c1, c2 = ids["C1"], ids["C2"]
+    months_of(engine, c1, 600_000, SEP, OCT)
+    months_of(engine, c2, 45_000, SEP, OCT)
+    edit_rules(engine, window=1)
+    evaluate(engine, SEP)
+    months_of(engine, c1, 2_500_000, OCT)  # C1 goes up to Diamond in October
+    evaluate(engine, OCT)
+    with Session(engine) as session, session.begin():
+        told = session.scalar(select(TierDecision).where(TierDecision.customer_id == c1,
+                                                         TierDecision.month == OCT))
+        assert told is not None and told.outcome == "upgrade"
+        told.notified_at = told.decided_at  # the follow-up job told the RM
+    # The same change decided again keeps its notification; a new change does not.
+    edit_rules(engine, gold={"min_adb": Decimal(40_000)})
+    evaluate(engine, OCT)
+    assert decision(engine, c1, OCT).notified_at is not None
+    assert decision(engine, c2, OCT).outcome == "upgrade"
+    assert decision(engine, c2, OCT).notified_at is None
