@@ -9,6 +9,8 @@ from lxml import etree
 
 from integration.adapters.base import FeedRejected
 
+# How much of a file's head is checked before parsing (encoding, DOCTYPE).
+PROLOG_BYTES = 64 * 1024
 _DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 
 
@@ -32,7 +34,7 @@ class LimitedReader:
 
 
 def check_prolog(head: bytes) -> None:
-    """Refuse anything that is not UTF-8 before the parser sees it."""
+    """Refuse anything that is not UTF-8, or that declares a DTD, before the parser sees it."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"\x3c\x00")):
         raise FeedRejected("wrong encoding: the file is UTF-16/32; feeds must be UTF-8")
     body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
@@ -41,6 +43,32 @@ def check_prolog(head: bytes) -> None:
         raise FeedRejected(
             f"wrong encoding: declared {match.group(1).decode('ascii')}, feeds must be UTF-8"
         )
+    if declares_doctype(body):
+        raise FeedRejected("a DTD (DOCTYPE) is not allowed in a feed")
+
+
+def declares_doctype(head: bytes) -> bool:
+    """Whether the prolog in ``head`` (the XML declaration, comments and processing
+    instructions before the root element) holds a DOCTYPE.
+
+    Checked on the bytes so that a DTD is refused for what it is, whatever the parser's
+    version makes of its entities (libxml2 2.14 already stops a billion laughs as
+    "amplification"); a prolog longer than ``head`` is left to the parser's own check."""
+    pos = 0
+    while True:
+        while pos < len(head) and head[pos] in b" \t\r\n":
+            pos += 1
+        rest = head[pos:pos + 9]
+        if rest.startswith(b"<?"):
+            closing = b"?>"
+        elif rest.startswith(b"<!--"):
+            closing = b"-->"
+        else:
+            return rest.upper() == b"<!DOCTYPE"
+        end = head.find(closing, pos + 2)
+        if end < 0:
+            return False
+        pos = end + len(closing)
 
 
 def open_checked(path: str | os.PathLike[str], max_bytes: int) -> LimitedReader:
@@ -52,7 +80,7 @@ def open_checked(path: str | os.PathLike[str], max_bytes: int) -> LimitedReader:
         raise FeedRejected("file is empty")
     handle = open(path, "rb")
     try:
-        check_prolog(handle.read(256))
+        check_prolog(handle.read(PROLOG_BYTES))
         handle.seek(0)
     except BaseException:
         handle.close()

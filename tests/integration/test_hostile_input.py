@@ -416,6 +416,28 @@ def test_plain_internal_dtd_is_rejected(engine, import_feed, write, doctype):
     assert_rejected(engine, result, path, "DTD")
 
 
+def test_dtd_after_comments_and_processing_instructions_is_rejected(engine, import_feed,
+                                                                      write):
+    prolog = b'<?note x?><!-- <Feed> -->\n<!-- b -->\n<!DOCTYPE Feed [<!ENTITY who "x">]>'
+    path = write(feed_bytes().replace(b"?>", b"?>\n" + prolog, 1))
+
+    result = import_feed(path)
+
+    assert_rejected(engine, result, path, "DTD")
+
+
+def test_dtd_behind_a_prolog_longer_than_the_precheck_is_still_rejected(engine, import_feed,
+                                                                        write):
+    from integration.adapters.safexml import PROLOG_BYTES
+
+    prolog = b"<!-- " + b"x" * PROLOG_BYTES + b" -->\n<!DOCTYPE Feed>"
+    path = write(feed_bytes().replace(b"?>", b"?>\n" + prolog, 1))
+
+    result = import_feed(path, adapter="cbs")  # too long a prolog to sniff the format
+
+    assert_rejected(engine, result, path, "DTD")
+
+
 # --- truncation and the Trailer ----------------------------------------------------------
 
 def test_file_cut_in_the_middle_of_a_record_is_rejected(engine, import_feed, write):
