@@ -25,7 +25,10 @@ def schema() -> etree.XMLSchema:
 
 def validate_file(path: str | PathLike[str], max_bytes: int) -> list[str]:
     """The schema violations of the file (empty when valid); streams in flat memory."""
-    reader = open_checked(path, max_bytes)
+    try:
+        reader = open_checked(path, max_bytes)
+    except FeedRejected as exc:  # too large, not UTF-8, a DTD: refused before parsing
+        return [exc.reason]
     try:
         events = etree.iterparse(reader, events=("end",), schema=schema(), encoding="utf-8",
                                  resolve_entities=False, load_dtd=False, no_network=True,
