@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, literal, or_, select, update
 
 from integration import models as m
 from integration import records as codec

@@ -8,7 +8,7 @@ notification; each previous RM with a user account is told too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import bank_date
 from integration.db import utcnow
 from integration.models import Customer, Product
 from portal import audit
@@ -35,8 +36,6 @@ MAX_REASON = 500
 CHUNK = 1000
 HANDOVER_DUE_DAYS = 7
 LAST_CONTACTS = 3
-# The bank's day (China has one time zone and no daylight saving).
-BANK_TZ = timezone(timedelta(hours=8))
 DEFAULT_LOCALE = "zh_CN"  # as the portal: Chinese unless the user chose otherwise
 MAX_NOTE = 2000
 LISTED = 5  # open tasks / opportunities named in a note; the rest are counted
@@ -203,7 +202,7 @@ def _add_handover_tasks(session: Session, handover: _Handover, current: dict[int
     if not handover.moved:
         return None
     note = _NoteWriter(target.locale or DEFAULT_LOCALE)
-    due = now.astimezone(BANK_TZ).date() + timedelta(days=HANDOVER_DUE_DAYS)
+    due = bank_date(now) + timedelta(days=HANDOVER_DUE_DAYS)
     rows = [{
         "customer_id": cid, "assignee_staff_id": target.staff_id,
         "branch_code": current[cid].branch_code, "kind": "handover",
@@ -322,5 +321,5 @@ class _NoteWriter:
 
 def _day(moment: datetime | date) -> str:
     if isinstance(moment, datetime):
-        moment = moment.astimezone(BANK_TZ).date()
+        moment = bank_date(moment)
     return moment.isoformat()

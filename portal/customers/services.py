@@ -22,7 +22,6 @@ from integration.models import (
     Branch,
     Customer,
     CustomerSource,
-    FeedBatch,
     FxRate,
     Holding,
     Money,

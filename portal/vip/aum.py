@@ -33,7 +33,6 @@ Every statement is set-based: one UPDATE and one INSERT … SELECT per day over 
 customers, never a loop over customers."""
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -62,6 +61,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Update
 
+from integration.bank_calendar import add_months, month_end, month_start
 from integration.db import Decimal4, times_rate
 from integration.fx import rates_as_of
 from integration.models import Account, Customer, Holding, Transaction
@@ -91,21 +91,6 @@ class Margins:
 
 
 # -- dates -----------------------------------------------------------------------------
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (or earlier), clamped to the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def month_end(month: date) -> date:
-    return add_months(month_start(month), 1) - timedelta(days=1)
-
 
 # -- SQL helpers shared with the evaluation ---------------------------------------------
 

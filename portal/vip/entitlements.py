@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import bank_date
 from integration.db import utcnow
 from portal.audit import Actor, record
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -31,7 +32,6 @@ from portal.vip.models import (
 )
 
 BASE_TIER = "standard"  # when no rule version names a rank-0 tier
-BANK_TZ = timezone(timedelta(hours=8))  # the bank's calendar (Asia/Shanghai, no DST)
 CODE_PATTERN = re.compile(r"[a-z_]{3,30}")
 MAX_SLA_HOURS = 2160  # 90 days
 AUDIT_ACTION = "entitlements"
@@ -91,7 +91,7 @@ def customer_tier(session: Session, customer_id: int,
 
 def quota_year(moment: datetime) -> int:
     """The calendar year of the bank a moment falls in."""
-    return moment.astimezone(BANK_TZ).year
+    return bank_date(moment).year
 
 
 # -- administration (admins) ---------------------------------------------------------

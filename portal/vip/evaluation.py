@@ -61,19 +61,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4, UTCDateTime, utcnow
 from integration.models import Account, Customer, Holding
 from portal.audit import Actor, record
 from portal.errors import Conflict, Invalid
 from portal.vip import rules
-from portal.vip.aum import (
-    absent,
-    add_months,
-    money_divided,
-    month_start,
-    update_from,
-    window_start,
-)
+from portal.vip.aum import absent, money_divided, update_from, window_start
 from portal.vip.models import (
     DECISION_OUTCOMES,
     CustomerMonthAum,

@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from integration.bank_calendar import add_months
 from integration.db import UTCDateTime, utcnow
 from integration.models import Customer
 from portal.scope import effective_manager
@@ -57,7 +58,7 @@ from portal.vip.models import (
     TierDefinition,
     TierRuleVersion,
 )
-from portal.vip.reports import add_months, month_adb, month_text, tier_catalogue
+from portal.vip.reports import month_adb, month_text, tier_catalogue
 from portal.workbench import notifications
 from portal.workbench.models import CustomerMetrics, Task
 from portal.workbench.task_rules import _decimal_text, _id_text, _text, json_object

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import add_months
 from portal.audit import Actor, record
 from portal.errors import Conflict, Forbidden, Invalid
 from portal.scope import Scope, customer_in_scope
 from portal.vip import rules
-from portal.vip.aum import add_months
 from portal.vip.models import CustomerTier, TierDecision
 from portal.vip.panel import customer_tier_panel
 

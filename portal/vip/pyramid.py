@@ -58,12 +58,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from integration.bank_calendar import add_months
 from integration.db import Decimal4, UTCDateTime, times_rate, utcnow
 from integration.fx import rates_as_of
 from integration.models import Account, Customer, Transaction
 from portal.scope import Scope, restrict_listing
 from portal.vip.models import VALUE_LAYERS, CustomerMonthAum, CustomerValueLayer, TierDecision
-from portal.vip.reports import add_months, month_adb, require_reports
+from portal.vip.reports import month_adb, require_reports
 
 ZERO = Decimal(0)
 INCOME_TYPES = ("TRANSFER_IN",)

@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4
 from integration.models import Branch, Customer
 from portal.errors import Forbidden, Invalid
@@ -78,15 +79,6 @@ def tier_catalogue(session: Session, codes: Any = ()) -> list[Tier]:
     return tiers
 
 
-def month_of(day: date) -> date:
-    return date(day.year, day.month, 1)
-
-
-def add_months(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def parse_month(text: str | None, name: str = "month") -> date | None:
     """YYYY-MM (empty: None); Invalid otherwise."""
     text = (text or "").strip()
@@ -110,8 +102,8 @@ def evaluated_months(session: Session) -> list[date]:
     if last is None:
         return []
     months: list[date] = []
-    month = month_of(last)
-    while month >= month_of(first) and len(months) < MAX_MONTHS:
+    month = month_start(last)
+    while month >= month_start(first) and len(months) < MAX_MONTHS:
         months.append(month)
         month = add_months(month, -1)
     return months
@@ -232,7 +224,7 @@ def migration(session: Session, scope: Scope, month: date | None = None) -> Migr
     in scope moved in the evaluation of ``month`` (default: the latest evaluated)."""
     require_reports(scope)
     months = evaluated_months(session)
-    month = month_of(month) if month is not None else (months[0] if months else None)
+    month = month_start(month) if month is not None else (months[0] if months else None)
     if month is None:
         return Migration(None, None, tier_catalogue(session), [], {}, 0, 0, 0, 0, months)
     query = (select(TierDecision.from_tier, TierDecision.to_tier, func.count())

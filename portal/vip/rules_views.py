@@ -17,13 +17,13 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, StringFie
 from wtforms import TextAreaField
 from wtforms.validators import InputRequired, NumberRange
 
+from integration.bank_calendar import add_months, bank_today
 from integration.queries import latest_business_date
 from portal.auth.forms import EmptyForm
 from portal.errors import Forbidden
 from portal.extensions import db
 from portal.labels import label
 from portal.vip import evaluation, explain, pins, rules
-from portal.vip.aum import add_months
 from portal.web import actor, current_scope
 
 blueprint = Blueprint("vip_rules", __name__)
@@ -223,8 +223,8 @@ def _pin_page(customer_id: int, form: PinForm | None = None, error: str | None =
     response = make_response(render_template(
         "vip/rules_pin.html", view=view, form=form, error=error, describe=explain.describe,
         tier_label=lambda code, version: explain.tier_name({"version": version}, code),
-        earliest=date.today() + timedelta(days=1),
-        latest=add_months(date.today(), pins.MAX_MONTHS),
+        earliest=bank_today() + timedelta(days=1),
+        latest=add_months(bank_today(), pins.MAX_MONTHS),
         outcome=label), status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -245,7 +245,7 @@ def pin(customer_id: int):  # type: ignore[no-untyped-def]
         return _pin_page(customer_id, form, errors, status=400)
     try:
         pins.pin(db.session, current_scope(), actor(), customer_id, form.tier.data,
-                 form.reason.data, form.expires.data, date.today())
+                 form.reason.data, form.expires.data, bank_today())
     except pins.PinInvalid as exc:
         return _pin_page(customer_id, form, str(PIN_MESSAGES.get(exc.reason, exc.message)),
                          status=400)

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from integration.bank_calendar import bank_today
 from integration.queries import latest_business_date
 from portal.api.auth import api_user, token_required
 from portal.api.openapi import _error_responses, register_path
@@ -146,7 +147,7 @@ def pin(customer_id: int):  # type: ignore[no-untyped-def]
     except ValueError:
         raise Invalid("expires must be a date (YYYY-MM-DD)") from None
     pinned = pins.pin(db.session, scope_for(db.session, user), actor(user), customer_id, tier,
-                      reason, expiry, date.today())
+                      reason, expiry, bank_today())
     return jsonify(customer_id=customer_id, tier=tier_json(pinned))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -19,7 +19,8 @@ from sqlalchemy import and_, case, exists, false, func, literal, or_, select, tr
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from integration.db import UTCDateTime, utcnow
+from integration.bank_calendar import bank_date, bank_today, day_start
+from integration.db import UTCDateTime
 from integration.models import Branch, Customer
 from portal.assignments import MAX_REASON, Reassignment, reassign
 from portal.audit import Actor
@@ -40,13 +41,10 @@ from portal.workbench.contact_policy import (
     bands,
     interval_for,
     last_contact_at,
-    start_of,
 )
 from portal.workbench.models import STAFF_LEN, Contact, CustomerMetrics, Task
 from risk.models import Alert
 
-# The bank's day (China has one time zone and no daylight saving).
-BANK_TZ = timezone(timedelta(hours=8))
 PER_PAGE = 50
 MAX_PER_PAGE = 100
 MAX_BULK = 5000          # customers reassigned at once from "all matching"
@@ -62,11 +60,6 @@ FILTERS = ("q", "branch", "rm", "status", "band", "aum_min", "aum_max", "contact
            "overdue")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_AMOUNT = Decimal(10) ** 15
-
-
-def today() -> date:
-    """The bank's calendar day now."""
-    return utcnow().astimezone(BANK_TZ).date()
 
 
 class BookError(Invalid):
@@ -312,10 +305,10 @@ def overdue(policy: list[Band], as_of: date) -> Any:
         return false()
     ordered = sorted(policy, key=lambda band: band.min_aum, reverse=True)
     due_after = case(*[(CustomerMetrics.aum >= band.min_aum,
-                        literal(start_of(as_of - timedelta(days=band.interval_days)),
+                        literal(day_start(as_of - timedelta(days=band.interval_days)),
                                 UTCDateTime()))
                        for band in ordered[:-1]],
-                     else_=literal(start_of(as_of - timedelta(days=ordered[-1].interval_days)),
+                     else_=literal(day_start(as_of - timedelta(days=ordered[-1].interval_days)),
                                    UTCDateTime()))
     contacted = exists(select(Contact.id).where(Contact.customer_id == Customer.id,
                                                 Contact.contacted_at >= due_after)
@@ -399,7 +392,7 @@ def reading(session: Session, scope: Scope, query: BookQuery,
         branches = branch_subtree(session, query.branch)
         if scope.kind == "branches":
             branches = branches & scope.branches
-    return Reading(scope, policy, as_of or today(), session.get_bind().dialect.name,
+    return Reading(scope, policy, as_of or bank_today(), session.get_bind().dialect.name,
                    branches)
 
 
@@ -433,7 +426,7 @@ def matching(ctx: Reading, query: BookQuery, sorting: bool = True) -> Select[Any
     if query.contact_age == "never":
         stmt = stmt.where(~_contacted_since(None, after_balances))
     elif query.contact_age is not None:
-        cutoff = start_of(ctx.as_of - timedelta(days=int(query.contact_age)))
+        cutoff = day_start(ctx.as_of - timedelta(days=int(query.contact_age)))
         stmt = stmt.where(~_contacted_since(cutoff, after_balances))
     if query.overdue:
         stmt = stmt.where(overdue(ctx.policy, ctx.as_of))
@@ -491,7 +484,7 @@ class BookRow:
     @property
     def last_contact_day(self) -> date | None:
         """The bank's calendar day of the last contact."""
-        return self.last_contact.astimezone(BANK_TZ).date() if self.last_contact else None
+        return bank_date(self.last_contact) if self.last_contact else None
 
 
 @dataclass(frozen=True)
@@ -546,7 +539,7 @@ def overdue_by_policy(policy: list[Band], as_of: date, aum: Decimal | None,
     interval = interval_for(policy, aum)
     if interval is None:
         return False
-    return last_contact is None or last_contact < start_of(as_of - timedelta(days=interval))
+    return last_contact is None or last_contact < day_start(as_of - timedelta(days=interval))
 
 
 def staff_names(session: Session, staff_ids: set[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from integration.bank_calendar import bank_today
 from portal.customers.services import parse_int, round_money
 from portal.errors import DomainError, Forbidden, NotFound
 from portal.extensions import db
@@ -208,7 +209,7 @@ def export_xlsx():  # type: ignore[no-untyped-def]
     response = Response(_blocks(target), mimetype=XLSX)
     response.headers["Content-Length"] = str(size)
     response.headers["Content-Disposition"] = \
-        f'attachment; filename="book-{book.today().isoformat()}.xlsx"'
+        f'attachment; filename="book-{bank_today().isoformat()}.xlsx"'
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -8,7 +8,7 @@ Admins change the policy through the functions at the end, each change audited."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, literal, null, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import day_start
 from integration.db import utcnow
 from integration.models import Customer
 from portal.audit import Actor, record
@@ -58,25 +59,6 @@ def required_interval(policy: list[Band]) -> Any:
                   for band in policy], else_=null())
 
 
-# Days are the bank's (China Standard Time: one zone, no daylight saving), so a contact at
-# 07:00 in the morning counts for that day, not for the previous one in UTC.
-BANK_TZ = timezone(timedelta(hours=8))
-
-
-def bank_today() -> date:
-    return datetime.now(BANK_TZ).date()
-
-
-def bank_day(moment: datetime) -> date:
-    """The bank's calendar day of a timestamp."""
-    return moment.astimezone(BANK_TZ).date()
-
-
-def start_of(day: date) -> datetime:
-    """The first moment of the bank's day."""
-    return datetime.combine(day, time.min, tzinfo=BANK_TZ)
-
-
 def overdue_for_contact(policy: list[Band], as_of: date, last_contact: Any = None) -> Any:
     """SQL: the customer falls under a band and was not contacted within its interval
     before ``as_of`` (never contacted counts as overdue): a customer last contacted on day
@@ -90,7 +72,7 @@ def overdue_for_contact(policy: list[Band], as_of: date, last_contact: Any = Non
         in_band = CustomerMetrics.aum >= band.min_aum
         if previous is not None:
             in_band = and_(in_band, CustomerMetrics.aum < previous)
-        due_after = start_of(as_of - timedelta(days=band.interval_days))
+        due_after = day_start(as_of - timedelta(days=band.interval_days))
         conditions.append(and_(in_band, or_(last_contact.is_(None), last_contact < due_after)))
         previous = band.min_aum
     return or_(*conditions)

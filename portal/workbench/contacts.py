@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import bank_date
 from integration.db import utcnow
 from integration.models import Customer
 from portal import audit
@@ -398,7 +399,7 @@ def contact_status(session: Session, customer_id: int, as_of: date,
         contact_policy.bands(session), customer_id, as_of)).one()
     next_due = None
     if interval is not None and last_at is not None:
-        next_due = contact_policy.bank_day(last_at) + timedelta(days=int(interval))
+        next_due = bank_date(last_at) + timedelta(days=int(interval))
     user_ids = sorted({c.user_id for c in contacts or []})
     names = dict(session.execute(
         select(User.id, func.coalesce(User.display_name, User.username))

@@ -16,10 +16,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import bank_today
 from portal import audit
 from portal.customers.services import round_money
 from portal.scope import Scope
-from portal.workbench.book import BookQuery, iter_rows, metrics_as_of, today
+from portal.workbench.book import BookQuery, iter_rows, metrics_as_of
 
 COLUMNS = ("id", "name", "mobile", "branch_code", "branch_name", "rm", "rm_name", "status",
            "aum", "liabilities", "as_of", "last_contact", "next_task", "open_alerts",
@@ -51,7 +52,7 @@ def write_book(session: Session, scope: Scope, actor: audit.Actor, query: BookQu
     sheet.append(header)
     balances_as_of = metrics_as_of(session)
     rows = 0
-    for row in iter_rows(session, scope, query, as_of or today()):
+    for row in iter_rows(session, scope, query, as_of or bank_today()):
         sheet.append([
             row.id, row.name, row.mobile, row.branch_code, row.branch_name, row.rm,
             row.rm_name, words(row.status),

@@ -23,13 +23,14 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from integration.bank_calendar import add_months as calendar_add_months
+from integration.bank_calendar import bank_today, month_start
 from integration.db import Decimal4
 from integration.models import Branch
 from portal.models import User
 from portal.scope import Scope
 from portal.workbench.models import OPEN_STAGES, Opportunity
 from portal.workbench.opportunities import (
-    bank_today,
     check_works_pipeline,
     scoped,
     weighted_amount,
@@ -44,8 +45,7 @@ COUNTS = ("open_count", "won_month_count", "won_month_confirmed", "won_quarter_c
 
 def add_months(day: date, months: int) -> date:
     """The first day of the month ``months`` after ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
+    return calendar_add_months(month_start(day), months)
 
 
 def quarter_start(day: date) -> date:

@@ -6,7 +6,7 @@ Workbench records carry the staff id they belong to and the branch they concern,
 manager's subtree."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from integration.bank_calendar import bank_today
 from integration.db import Base, Decimal4, UTCDateTime, utcnow
 
 STAFF_LEN = 32
@@ -125,12 +126,6 @@ class ContactPolicy(Base):
         CheckConstraint("interval_days > 0", name="interval_days"),
         CheckConstraint("min_aum >= 0", name="min_aum"),
     )
-
-
-def bank_today() -> date:
-    """The bank's calendar date (China Standard Time, UTC+8, no daylight saving since
-    1991)."""
-    return (utcnow() + timedelta(hours=8)).date()
 
 
 class Opportunity(Base):

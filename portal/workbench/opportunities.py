@@ -29,7 +29,7 @@ show them translated, the API as they are."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
@@ -37,6 +37,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from integration.bank_calendar import bank_today, day_start
 from integration.db import Decimal4, times_rate, utcnow
 from integration.models import Customer, Holding, Product
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -48,7 +49,6 @@ from portal.workbench.models import (
     STAGES,
     Opportunity,
     OpportunityStageChange,
-    bank_today,
 )
 
 
@@ -64,8 +64,6 @@ PROBABILITY: dict[str, Decimal] = {
 }
 assert set(PROBABILITY) == set(STAGES)
 
-# China Standard Time has had no daylight saving since 1991 (see models.bank_today).
-BANK_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 WORKING_SCOPES = ("book", "branches")
 MAX_AMOUNT = Decimal("1000000000000")  # CNY 1 trillion: far above any single sale
 MAX_NOTE = 1000
@@ -570,7 +568,7 @@ class Column:
 
 def _on_board(today: date) -> Any:
     since = today - timedelta(days=BOARD_CLOSED_DAYS)
-    lost_since = datetime.combine(since, datetime.min.time(), tzinfo=BANK_TZ)
+    lost_since = day_start(since)
     return or_(Opportunity.stage.in_(OPEN_STAGES),
                and_(Opportunity.stage == "won", Opportunity.won_on >= since),
                and_(Opportunity.stage == "lost", Opportunity.updated_at >= lost_since))

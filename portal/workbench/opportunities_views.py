@@ -24,6 +24,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from integration.bank_calendar import bank_today
 from portal.api.errors import json_error
 from portal.customers.services import parse_int, round_money
 from portal.errors import DomainError, Forbidden
@@ -165,7 +166,7 @@ def new(scope: Scope):  # type: ignore[no-untyped-def]
         error, status = _("Open the customer first, then choose New opportunity."), 400
     return no_store(render_template(
         "workbench/pipeline_new.html", customer=customer, error=error, form=source,
-        today=pipeline.bank_today(), **_filter_choices(scope)), status)
+        today=bank_today(), **_filter_choices(scope)), status)
 
 
 def _show(scope: Scope, opportunity_id: int, error: str | None = None,
@@ -174,7 +175,7 @@ def _show(scope: Scope, opportunity_id: int, error: str | None = None,
     return no_store(render_template(
         "workbench/pipeline_show.html", o=row, error=error,
         history=pipeline.history(db.session, opportunity_id),
-        form=request.form if error else None, today=pipeline.bank_today(),
+        form=request.form if error else None, today=bank_today(),
         **_filter_choices(scope)), status)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from portal.workbench import contact_policy, contacts, opportunities, tasks
+from integration.bank_calendar import bank_today
+from portal.workbench import contacts, opportunities, tasks
 from portal.workbench.models import Contact, Opportunity, Task
 
 
@@ -26,4 +27,4 @@ def customer_panels(session: Session, customer_id: int) -> CustomerPanels:
                           contacts=latest_contacts,
                           opportunities=opportunities.for_customer(session, customer_id),
                           contact_status=contacts.contact_status(
-                              session, customer_id, contact_policy.bank_today(), latest_contacts))
+                              session, customer_id, bank_today(), latest_contacts))

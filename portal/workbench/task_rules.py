@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.functions import FunctionElement
 
+from integration.bank_calendar import add_months
 from integration.db import UTCDateTime, times_rate, utcnow
 from integration.fx import rates_as_of
 from integration.models import Account, Customer, Transaction
@@ -140,14 +141,6 @@ def _decimal_text(value: Any, dialect: str) -> Any:
 
 def _id_text(value: Any) -> Any:
     return cast(value, String(20))
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (or earlier), clamped to the end of a shorter month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # -- the rules: each a SELECT of (customer_id, manager, branch_code, due_date, priority,

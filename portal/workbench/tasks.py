@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, timedelta
 from typing import Any, Mapping
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from integration.bank_calendar import bank_today
 from integration.db import utcnow
 from integration.models import Customer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -43,11 +44,10 @@ RECURRENCE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
 PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=Task.priority, else_=1)
 
 
-def today(zone: tzinfo | None = None) -> date:
-    """The calendar date the agenda is about: in ``zone`` — the bank's time zone, which the
-    pages and the API pass (an RM opening the agenda at 7:00 in Shanghai is on a new day
-    while the server's UTC is not) —, else the server's. Tests replace this function."""
-    return datetime.now(zone).date() if zone is not None else date.today()
+def today() -> date:
+    """The bank's calendar date the agenda is about (an RM opening it at 7:00 in Shanghai
+    is on a new day while the server's UTC is not). Tests replace this function."""
+    return bank_today()
 
 
 def staff_branch(session: Session, staff_id: str) -> str | None:

@@ -5,7 +5,6 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from flask_babel import get_timezone
 
 from portal.api.auth import api_user, token_required
 from portal.api.openapi import PAGE_PARAMETERS, _error_responses, _page_of, register_path
@@ -122,7 +121,7 @@ def create():  # type: ignore[no-untyped-def]
         raise Invalid("due_date is required")
     task = tasks.create_task(
         db.session, scope_for(db.session, user), user, title=body.get("title"),
-        due_date=due_date, day=tasks.today(get_timezone()), customer_id=_customer_id(body),
+        due_date=due_date, day=tasks.today(), customer_id=_customer_id(body),
         assignee=_string(body, "assignee"),
         priority=_string(body, "priority", PRIORITIES) or "normal", note=body.get("note"),
         recurrence=_string(body, "recurrence", RECURRENCES))
@@ -158,7 +157,7 @@ def change(task_id: int):  # type: ignore[no-untyped-def]
     else:
         if "outcome" in body:
             raise Invalid("an outcome goes with status done or cancelled")
-        tasks.update_task(db.session, scope, user, task_id, day=tasks.today(get_timezone()),
+        tasks.update_task(db.session, scope, user, task_id, day=tasks.today(),
                           due_date=_date(body, "due_date"),
                           priority=_string(body, "priority", PRIORITIES),
                           assignee=_string(body, "assignee"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -145,7 +144,7 @@ def agenda():  # type: ignore[no-untyped-def]
     members = tasks.team(db.session, scope) if scope.kind == "branches" else []
     if staff is not None and staff not in {m.staff_id for m in members}:
         staff = None  # only a branch manager narrows, and only to their own RMs
-    found = tasks.agenda(db.session, scope, tasks.today(get_timezone()), staff)
+    found = tasks.agenda(db.session, scope, tasks.today(), staff)
     return no_store(render_template(
         "workbench/agenda.html", agenda=found, staff=staff, members=members,
         manager_view=scope.kind == "branches", complete_form=CompleteForm()))
@@ -183,7 +182,7 @@ def new():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         form.customer.data = parse_int(request.args.get("customer"), "customer", 0) or None
         form.assignee.data = user.staff_id
-        form.due_date.data = tasks.today(get_timezone())
+        form.due_date.data = tasks.today()
     customer = None
     if form.customer.data and not form.customer.errors:
         customer = customer_in_scope(db.session, scope, form.customer.data)
@@ -194,7 +193,7 @@ def new():  # type: ignore[no-untyped-def]
             try:
                 task = tasks.create_task(
                     db.session, scope, user, title=form.title.data,
-                    due_date=form.due_date.data, day=tasks.today(get_timezone()),
+                    due_date=form.due_date.data, day=tasks.today(),
                     customer_id=customer.id if customer else None,
                     assignee=form.assignee.data or None, priority=form.priority.data,
                     note=form.note.data, recurrence=form.recurrence.data or None)
@@ -272,7 +271,7 @@ def change(task_id: int):  # type: ignore[no-untyped-def]
         _errors(form)
         return redirect(default), 303
     try:
-        tasks.update_task(db.session, scope, _user(), task_id, day=tasks.today(get_timezone()),
+        tasks.update_task(db.session, scope, _user(), task_id, day=tasks.today(),
                           due_date=form.due_date.data, priority=form.priority.data,
                           assignee=form.assignee.data or None)
     except Invalid as exc:

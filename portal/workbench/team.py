@@ -10,7 +10,7 @@ effective RM; contacts, tasks and opportunities under the staff id they belong t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from integration.bank_calendar import bank_today, day_start
 from integration.db import Decimal4
 from integration.models import Customer
 from portal.errors import Forbidden
@@ -29,7 +30,7 @@ from portal.scope import (
     restrict_listing,
     restrict_work,
 )
-from portal.workbench.book import BANK_TZ, overdue, staff_names, today
+from portal.workbench.book import overdue, staff_names
 from portal.workbench.contact_policy import Band, bands
 from portal.workbench.models import OPEN_STAGES, Contact, CustomerMetrics, Opportunity, Task
 from portal.workbench.opportunities import weighted_amount
@@ -72,7 +73,7 @@ def statements(scope: Scope, policy: list[Band], day: date, dialect: str
                ) -> dict[str, Select[Any]]:
     """The GROUP BY of each kind of record, by staff id (SQL only: see team_view)."""
     month_start = day.replace(day=1)
-    since = datetime(month_start.year, month_start.month, 1, tzinfo=BANK_TZ)
+    since = day_start(month_start)
     everyone, manager = join_effective_manager(
         select(Customer.id).select_from(Customer)
         .outerjoin(CustomerMetrics, CustomerMetrics.customer_id == Customer.id))
@@ -122,7 +123,7 @@ def team_view(session: Session, scope: Scope, as_of: date | None = None) -> Team
     """The branch manager's team, one row per staff id, with a totals row."""
     if scope.kind != "branches":
         raise Forbidden("the team view is for branch managers")
-    day = as_of or today()
+    day = as_of or bank_today()
     sql = statements(scope, bands(session), day, session.get_bind().dialect.name)
     rows: dict[str | None, TeamRow] = {}
 

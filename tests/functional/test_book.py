@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import BANK_TZ, bank_today
 from integration.pipeline import import_file
 from portal.workbench import book
 from portal.workbench.metrics import refresh_metrics
@@ -70,7 +71,7 @@ class BookBank:
 def ago(today, days: int, hour: int = 10):  # type: ignore[no-untyped-def]
     """A moment ``days`` before the bank's today, at ``hour`` in the bank's time zone."""
     return datetime.combine(today - timedelta(days=days), time(hour),
-                            tzinfo=book.BANK_TZ).astimezone(timezone.utc)
+                            tzinfo=BANK_TZ).astimezone(timezone.utc)
 
 
 def load_book_bank(engine, users: dict[str, int],  # type: ignore[no-untyped-def]
@@ -85,7 +86,7 @@ def load_book_bank(engine, users: dict[str, int],  # type: ignore[no-untyped-def
         ids = dict(session.execute(select(m.CustomerSource.source_id,
                                           m.CustomerSource.customer_id)).all())
         refresh_metrics(session, BDATE)
-        today = book.today()
+        today = bank_today()
 
         def contact(code: str, staff: str, user: str, days: int) -> None:
             branch = session.get(m.Customer, ids[code]).branch_code
@@ -401,7 +402,8 @@ def test_the_page_offers_the_subtree_branches_rms_and_policy_bands(  # type: ign
 def test_the_overdue_filter_and_flag_agree_at_the_due_boundary(  # type: ignore[no-untyped-def]
         api, engine, book_bank) -> None:
     from integration import models as m
-    from portal.workbench.contact_policy import bands, overdue_for_contact, start_of
+    from integration.bank_calendar import day_start as start_of
+    from portal.workbench.contact_policy import bands, overdue_for_contact
     from portal.workbench.models import CustomerMetrics
 
     due = start_of(book_bank.today - timedelta(days=90))  # 孙八: 500k band, every 90 days

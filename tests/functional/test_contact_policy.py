@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import BANK_TZ, bank_date
 from integration.db import utcnow
 from integration.models import Customer
 from portal.models import AuditEvent
@@ -20,7 +21,6 @@ from tests.feeds import BDATE
 from tests.functional.conftest import csrf_token
 
 AS_OF = BDATE
-BANK_TZ = contact_policy.BANK_TZ
 DEFAULT = {Decimal(6_000_000): 30, Decimal(500_000): 90, Decimal(50_000): 180}
 
 
@@ -121,7 +121,7 @@ def test_the_latest_contact_counts(engine, metrics, users) -> None:  # type: ign
     contacted(engine, metrics["C1"], users["rm1"], recent)
     found = status(engine, metrics["C1"])
     assert (found.overdue, found.last_contact_at) == (False, recent)
-    assert found.next_due == contact_policy.bank_day(recent) + timedelta(days=180)
+    assert found.next_due == bank_date(recent) + timedelta(days=180)
 
 
 def test_the_highest_band_reached_applies(engine, metrics, users) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import bank_today, bank_date
 from integration.db import utcnow
 from portal.errors import Forbidden, NotFound
 from portal.models import AuditEvent, User
@@ -330,7 +331,7 @@ def test_malformed_filters_are_refused(args) -> None:  # type: ignore[no-untyped
 def test_contact_status_of_a_customer(engine, bank, users) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session, session.begin():
         refresh_metrics(session, BDATE)  # 张三 167,600: the 50,000 band, every 180 days
-    today = contact_policy.bank_today()
+    today = bank_today()
     with Session(engine) as session:
         status = contacts.contact_status(session, bank.ids["C1"], today)
     assert (status.interval_days, status.last_contact_at, status.next_due, status.overdue) == (
@@ -341,7 +342,7 @@ def test_contact_status_of_a_customer(engine, bank, users) -> None:  # type: ign
     with Session(engine) as session:
         status = contacts.contact_status(session, bank.ids["C1"], today)
     assert (status.last_contact_at, status.overdue) == (when, False)
-    assert status.next_due == contact_policy.bank_day(when) + timedelta(days=180)
+    assert status.next_due == bank_date(when) + timedelta(days=180)
     with Session(engine) as session:  # 王五, 8,000: below every band
         status = contacts.contact_status(session, bank.ids["C3"], today)
     assert (status.interval_days, status.next_due, status.overdue) == (None, None, False)
@@ -382,7 +383,7 @@ def test_log_a_contact_from_the_360_page(client, login, engine, bank, users) -> 
     page = client.get(f"/customers/{c1}").get_data(as_text=True)
     assert "Reviewed the portfolio" in page
     assert 'id="contact-overdue"' not in page
-    next_due = contact_policy.bank_day(contact.contacted_at) + timedelta(days=180)
+    next_due = bank_date(contact.contacted_at) + timedelta(days=180)
     assert re.search(r'id="next-contact-due">[^<]*' + str(next_due.year), page)
 
 

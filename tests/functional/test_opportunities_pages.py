@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from integration.models import Customer
 from portal import audit
-from portal.assignments import BANK_TZ, Reassignment, reassign
+from integration.bank_calendar import BANK_TZ
+from portal.assignments import Reassignment, reassign
 from portal.errors import NotFound
 from portal.models import AssignmentHistory, AuditEvent, CustomerAssignment, User
 from portal.scope import scope_for

@@ -20,7 +20,8 @@ from integration.pipeline import import_file
 from portal.models import CustomerAssignment
 from portal.workbench import task_rules
 from portal.workbench.models import Notification, Task
-from portal.workbench.task_rules import add_months, birthday_dates, generate_tasks
+from integration.bank_calendar import add_months
+from portal.workbench.task_rules import birthday_dates, generate_tasks
 from tests.feeds import BDATE, write
 
 D = BDATE  # 2026-11-20, a Friday

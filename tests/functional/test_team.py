@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from integration.bank_calendar import BANK_TZ
 from integration.db import utcnow
 from portal.scope import Scope, branch_subtree
-from portal.workbench import book
 from portal.workbench.models import Contact, Opportunity
 from portal.workbench.tasks import add_task
 from portal.workbench.team import team_view
@@ -56,8 +56,8 @@ def team_bank(engine, book_bank):  # type: ignore[no-untyped-def]
         add_task(session, assignee_staff_id="RM0002", title="overdue", customer_id=ids["C6"],
                  due_date=today - timedelta(days=2))
         # One contact just inside this month, one just before it.
-        for moment in (datetime.combine(month_start, time(0, 5), tzinfo=book.BANK_TZ),
-                       datetime.combine(month_start, time(0), tzinfo=book.BANK_TZ)
+        for moment in (datetime.combine(month_start, time(0, 5), tzinfo=BANK_TZ),
+                       datetime.combine(month_start, time(0), tzinfo=BANK_TZ)
                        - timedelta(minutes=5)):
             session.add(Contact(customer_id=ids["C6"], staff_id="RM0002",
                                 user_id=book_bank.users["rm2"], branch_code="S012",
