@@ -2,7 +2,7 @@
 Manager until the feed names someone else (see scope.effective_manager).
 
 A reassignment also hands the work over, in the same transaction: the previous RM's open
-tasks and open opportunities of the moved customers go to the new RM, who gets a hand-over
+tasks, open opportunities and open service requests of the moved customers go to the new RM, who gets a hand-over
 task per customer (its note sums up the last contacts and what was handed over) and one
 notification; each previous RM with a user account is told too."""
 from __future__ import annotations
@@ -28,10 +28,13 @@ from portal.errors import Conflict, Forbidden, Invalid, NotFound
 from portal.i18n import TRANSLATIONS
 from portal.models import AssignmentHistory, CustomerAssignment, User
 from portal.scope import Scope, assignable_staff, effective_manager, restrict
+from portal.vip.models import ServiceRequest
+from portal.workbench.follow import OPEN_SERVICE, record_managers
 from portal.workbench.models import OPEN_STAGES, Contact, Opportunity, Task
 from portal.workbench.notifications import notify, users_by_staff
 
 MAX_REASON = 500
+MAX_CUSTOMERS = 5000  # customers moved at once (page and API alike); more go in several
 # Oracle refuses IN lists of more than 1000 values; every backend is happy with 1000.
 CHUNK = 1000
 HANDOVER_DUE_DAYS = 7
@@ -48,6 +51,7 @@ class Reassignment:
     unchanged: list[int]   # already with that RM: nothing written
     tasks_moved: int = 0           # open tasks of the previous RMs now the new RM's
     opportunities_moved: int = 0   # open opportunities likewise
+    service_requests_moved: int = 0  # open service requests likewise
     handover_tasks: int = 0        # one per moved customer
     notified: int = 0              # notifications written (receiving and previous RMs)
 
@@ -103,7 +107,8 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
     try:
         with session.begin_nested():
             # The work first: "the previous RM" is read from the assignments it replaces.
-            tasks_moved, opportunities_moved = _hand_over_work(session, handover, target, now)
+            tasks_moved, opportunities_moved, requests_moved = _hand_over_work(
+                session, handover, target, now)
             for chunk in _chunks(moved):
                 session.execute(delete(CustomerAssignment)
                                 .where(CustomerAssignment.customer_id.in_(chunk)))
@@ -116,6 +121,7 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
                     {"customer_id": cid, "from_staff_id": current[cid].manager,
                      "to_staff_id": target.staff_id, "assigned_by": actor.user.id,
                      "assigned_at": now, "reason": reason} for cid in moved])
+                record_managers(session, moved, target.staff_id)
             task_id = _add_handover_tasks(session, handover, current, target, actor.user,
                                           reason, now)
             notified = _notify(session, current, moved, target, actor.user, reason, task_id)
@@ -129,7 +135,7 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
         for cid in moved])
     session.flush()
     return Reassignment(target.staff_id or "", moved, unchanged, tasks_moved,
-                        opportunities_moved, len(moved), notified)
+                        opportunities_moved, requests_moved, len(moved), notified)
 
 
 # --- handing the work over -----------------------------------------------------------------
@@ -152,13 +158,15 @@ def _previous_rm(staff_column: Any, customer_column: Any) -> Any:
 
 
 def _hand_over_work(session: Session, handover: _Handover, target: User,
-                    now: datetime) -> tuple[int, int]:
+                    now: datetime) -> tuple[int, int, int]:
     """Read what the notes need, then give the previous RMs' open work to the new RM:
     a few statements per thousand customers."""
-    tasks_moved = opportunities_moved = 0
+    tasks_moved = opportunities_moved = requests_moved = 0
     open_task = (Task.status == "open", _previous_rm(Task.assignee_staff_id, Task.customer_id))
     open_opportunity = (Opportunity.stage.in_(OPEN_STAGES),
                         _previous_rm(Opportunity.owner_staff_id, Opportunity.customer_id))
+    open_request = (ServiceRequest.status.in_(OPEN_SERVICE),
+                    _previous_rm(ServiceRequest.staff_id, ServiceRequest.customer_id))
     for chunk in _chunks(handover.moved):
         ranked = (select(Contact.customer_id, Contact.contacted_at, Contact.channel,
                          Contact.purpose, Contact.outcome, Contact.next_step,
@@ -192,7 +200,11 @@ def _hand_over_work(session: Session, handover: _Handover, target: User,
             update(Opportunity).where(Opportunity.customer_id.in_(chunk), *open_opportunity)
             .values(owner_staff_id=target.staff_id, updated_at=now)
             .execution_options(synchronize_session=False)).rowcount
-    return tasks_moved, opportunities_moved
+        requests_moved += session.execute(
+            update(ServiceRequest).where(ServiceRequest.customer_id.in_(chunk), *open_request)
+            .values(staff_id=target.staff_id)
+            .execution_options(synchronize_session=False)).rowcount
+    return tasks_moved, opportunities_moved, requests_moved
 
 
 def _add_handover_tasks(session: Session, handover: _Handover, current: dict[int, _Current],

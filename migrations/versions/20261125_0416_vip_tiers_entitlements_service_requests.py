@@ -51,16 +51,17 @@ def _seed() -> None:
                         sa.column("window_months", sa.Integer()),
                         sa.column("grace_months", sa.Integer()), sa.column("note", sa.String()),
                         sa.column("created_at", sa.DateTime(timezone=True)))
-    op.bulk_insert(versions, [{"id": 1, "window_months": 3, "grace_months": 3,
+    # The identity gives the id (an explicit one would leave Oracle's and PostgreSQL's
+    # identity behind, and the first version an admin saves would collide with it).
+    op.bulk_insert(versions, [{"window_months": 3, "grace_months": 3,
                                "note": "Default tiers", "created_at": now}])
-    if op.get_bind().dialect.name == "postgresql":  # an explicit id: move the identity on
-        op.execute("SELECT setval(pg_get_serial_sequence('tier_rule_versions', 'id'), 1)")
+    version_id = op.get_bind().scalar(sa.select(sa.func.max(versions.c.id)))
     tiers = sa.table("tier_definitions", sa.column("version_id", sa.Integer()),
                      sa.column("code", sa.String()), sa.column("rank", sa.Integer()),
                      sa.column("name_en", sa.String()), sa.column("name_zh", sa.String()),
                      sa.column("min_adb", money), sa.column("combine", sa.String()))
     op.bulk_insert(tiers, [
-        {"version_id": 1, "code": code, "rank": rank, "name_en": en, "name_zh": zh,
+        {"version_id": version_id, "code": code, "rank": rank, "name_en": en, "name_zh": zh,
          "min_adb": int(adb * 10000) if sqlite else adb, "combine": "all"}
         for code, rank, en, zh, adb in DEFAULT_TIERS])
     entitlements = sa.table("tier_entitlements", sa.column("tier_code", sa.String()),
@@ -84,6 +85,7 @@ def upgrade() -> None:
     sa.Column('last_date', sa.Date(), nullable=False),
     sa.Column('last_aum', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('contribution', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
+    sa.Column('products', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_month_aum_customer_id_customers')),
     sa.PrimaryKeyConstraint('customer_id', 'month', name=op.f('pk_customer_month_aum'))
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
+from portal.assignments import MAX_CUSTOMERS
 from portal import audit
 from portal.api.auth import Unauthorized, api_user, token_required, token_settings
 from portal.api.openapi import _error_responses, document, register_path
@@ -55,8 +56,6 @@ def openapi():  # type: ignore[no-untyped-def]
     return jsonify(document())
 
 
-MAX_REASSIGN = 10_000  # one request; larger moves go in several
-
 
 @blueprint.post("/assignments")
 @token_required
@@ -66,16 +65,19 @@ def assignments():  # type: ignore[no-untyped-def]
     body = json_body()
     customers, to_staff_id, reason = body.get("customers"), body.get("to_staff_id"), \
         body.get("reason")
-    if (not isinstance(customers, list) or not customers or len(customers) > MAX_REASSIGN
+    if (not isinstance(customers, list) or not customers or len(customers) > MAX_CUSTOMERS
             or not all(type(c) is int for c in customers)):
-        raise Invalid(f"customers must be a list of 1 to {MAX_REASSIGN} customer ids")
+        raise Invalid(f"customers must be a list of 1 to {MAX_CUSTOMERS} customer ids")
     if not isinstance(to_staff_id, str) or not isinstance(reason, str):
         raise Invalid("to_staff_id and reason are required strings")
     user = api_user()
     result = reassign(db.session, Actor.of(user, client_ip(), request.headers.get("User-Agent")),
                       scope_for(db.session, user), customers, to_staff_id, reason)
     return jsonify(to_staff_id=result.to_staff_id, reassigned=result.moved,
-                   unchanged=result.unchanged)
+                   unchanged=result.unchanged,
+                   handed_over={"tasks": result.tasks_moved,
+                                "opportunities": result.opportunities_moved,
+                                "service_requests": result.service_requests_moved})
 
 
 register_path("/assignments", {"post": {
@@ -84,8 +86,9 @@ register_path("/assignments", {"post": {
                    "and the RM must be an active RM or adviser of the caller's branch "
                    "subtree (else 400). The reassignment holds until the feed names another "
                    "manager for the customer; each move is kept in the history and audited. "
-                   "In the same transaction the previous RMs' open tasks and open "
-                   "opportunities of the moved customers go to the new RM, who gets a "
+                   "In the same transaction the previous RMs' open tasks, open "
+                   "opportunities and open service requests of the moved customers go to "
+                   "the new RM, who gets a "
                    "hand-over task per moved customer (its note sums up the last three "
                    "contacts and the work handed over) and one notification; each previous "
                    "RM with a user account is notified once. Customers already with that RM "
@@ -93,16 +96,21 @@ register_path("/assignments", {"post": {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["customers", "to_staff_id", "reason"], "properties": {
             "customers": {"type": "array", "items": {"type": "integer"}, "minItems": 1,
-                          "maxItems": MAX_REASSIGN},
+                          "maxItems": MAX_CUSTOMERS},
             "to_staff_id": {"type": "string"},
             "reason": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
     "responses": {"200": {"description": "Customers moved, and those already with that RM",
                           "content": {"application/json": {"schema": {
                               "type": "object",
-                              "required": ["to_staff_id", "reassigned", "unchanged"],
+                              "required": ["to_staff_id", "reassigned", "unchanged",
+                                           "handed_over"],
                               "properties": {
                                   "to_staff_id": {"type": "string"},
                                   "reassigned": {"type": "array", "items": {"type": "integer"}},
                                   "unchanged": {"type": "array",
-                                                "items": {"type": "integer"}}}}}}},
+                                                "items": {"type": "integer"}},
+                                  "handed_over": {"type": "object", "properties": {
+                                      "tasks": {"type": "integer"},
+                                      "opportunities": {"type": "integer"},
+                                      "service_requests": {"type": "integer"}}}}}}}},
                   **_error_responses(400, 401, 403, 404, 409)}}})

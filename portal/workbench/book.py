@@ -22,7 +22,7 @@ from sqlalchemy.sql import Select
 from integration.bank_calendar import bank_date, bank_today, day_start
 from integration.db import UTCDateTime
 from integration.models import Branch, Customer
-from portal.assignments import MAX_REASON, Reassignment, reassign
+from portal.assignments import MAX_CUSTOMERS, MAX_REASON, Reassignment, reassign
 from portal.audit import Actor
 from portal.customers.services import _name_prefix
 from portal.errors import Forbidden, Invalid
@@ -47,7 +47,7 @@ from risk.models import Alert
 
 PER_PAGE = 50
 MAX_PER_PAGE = 100
-MAX_BULK = 5000          # customers reassigned at once from "all matching"
+MAX_BULK = MAX_CUSTOMERS  # customers reassigned at once from "all matching"
 CHUNK = 1000             # IN lists: Oracle takes at most 1000 values
 MAX_PREFIX = 100
 SORTS = ("name", "branch", "rm", "status", "aum", "liabilities", "last_contact", "next_task",

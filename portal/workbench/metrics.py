@@ -17,6 +17,8 @@ from integration.db import Decimal4, times_rate, utcnow
 from integration.fx import rates_as_of
 from integration.models import Account, Customer, Holding
 from portal.customers.services import DEPOSIT_TYPES, LIABILITY_TYPES
+from portal.scope import join_effective_manager
+from portal.workbench.follow import follow_customers
 from portal.workbench.models import CustomerMetrics
 
 ZERO = Decimal(0)
@@ -45,7 +47,9 @@ def _positions(as_of: date, dialect: str) -> Any:
 
 def refresh_metrics(session: Session, as_of: date) -> dict[str, Any]:
     """Recompute every customer's row in one statement (customers without positions get
-    zeros, so the book lists them too)."""
+    zeros, so the book lists them too), after the work of the customers the feeds moved has
+    followed them (the rows replaced say where each customer was)."""
+    followed = follow_customers(session)
     dialect = session.get_bind().dialect.name
     positions = _positions(as_of, dialect)
     totals = (select(positions.c.customer_id,
@@ -53,13 +57,15 @@ def refresh_metrics(session: Session, as_of: date) -> dict[str, Any]:
                      func.sum(positions.c.liabilities).label("liabilities"))
               .group_by(positions.c.customer_id).subquery("totals"))
     zero = literal(ZERO, Decimal4())
-    rows = (select(Customer.id,
-                   func.coalesce(totals.c.aum, zero),
-                   func.coalesce(totals.c.liabilities, zero),
-                   literal(as_of), literal(utcnow()))
-            .outerjoin(totals, totals.c.customer_id == Customer.id))
+    rows, manager = join_effective_manager(
+        select(Customer.id,
+               func.coalesce(totals.c.aum, zero),
+               func.coalesce(totals.c.liabilities, zero),
+               literal(as_of), literal(utcnow()))
+        .outerjoin(totals, totals.c.customer_id == Customer.id))
     session.execute(delete(CustomerMetrics))
     session.execute(insert(CustomerMetrics).from_select(
-        ["customer_id", "aum", "liabilities", "as_of", "refreshed_at"], rows))
+        ["customer_id", "aum", "liabilities", "as_of", "refreshed_at", "manager_staff_id",
+         "branch_code"], rows.add_columns(manager, Customer.branch_code)))
     count = session.scalar(select(func.count()).select_from(CustomerMetrics))
-    return {"customers": count, "as_of": as_of.isoformat()}
+    return {"customers": count, "as_of": as_of.isoformat(), "followed": followed}

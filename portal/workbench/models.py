@@ -217,7 +217,9 @@ class SavedView(Base):
 class CustomerMetrics(Base):
     """Each customer's AUM and liabilities in CNY as of the last refresh, recomputed
     set-based after the feeds (portal.workbench.metrics), so the book sorts and filters
-    100,000 customers without summing their accounts per request."""
+    100,000 customers without summing their accounts per request; and the effective
+    manager and branch the customer had then, so the next refresh sees whom the feeds
+    moved (portal.workbench.follow)."""
 
     __tablename__ = "customer_metrics"
 
@@ -226,3 +228,5 @@ class CustomerMetrics(Base):
     liabilities: Mapped[Decimal] = mapped_column(Decimal4)
     as_of: Mapped[date] = mapped_column(Date)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    manager_staff_id: Mapped[str | None] = mapped_column(String(STAFF_LEN))
+    branch_code: Mapped[str | None] = mapped_column(String(32))

@@ -9,7 +9,6 @@ from typing import Any, Callable
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import get_locale, ngettext
-from werkzeug.routing import BuildError
 
 from portal.workbench.models import Notification
 
@@ -63,12 +62,24 @@ def _task_assigned(p: dict[str, Any]) -> str:
              title=_text(p.get("title")))
 
 
-def _handover(p: dict[str, Any]) -> str:
-    if p.get("customer"):
-        return _("Hand-over of %(customer)s: read the summary in the task.",
-                 customer=p["customer"])
-    return ngettext("%(num)d hand-over task is waiting for you.",
-                    "%(num)d hand-over tasks are waiting for you.", _count(p) or 1)
+def _book_joined(p: dict[str, Any]) -> str:
+    if _count(p) == 1 and p.get("customer"):
+        return _("The bank's records now name you as the RM of %(customer)s; their open "
+                 "work is yours.", customer=p["customer"])
+    return ngettext("The bank's records now name you as the RM of %(num)d customer; their "
+                    "open work is yours.",
+                    "The bank's records now name you as the RM of %(num)d customers; their "
+                    "open work is yours.", _count(p))
+
+
+def _book_left(p: dict[str, Any]) -> str:
+    if _count(p) == 1 and p.get("customer"):
+        return _("The bank's records name another RM for %(customer)s; their open work "
+                 "went along.", customer=p["customer"])
+    return ngettext("The bank's records name another RM for %(num)d of your customers; "
+                    "their open work went along.",
+                    "The bank's records name another RM for %(num)d of your customers; "
+                    "their open work went along.", _count(p))
 
 
 def _opportunity_confirmed(p: dict[str, Any]) -> str:
@@ -97,8 +108,9 @@ def _tier_changed(p: dict[str, Any]) -> str:
 
 WORDING: dict[str, Callable[[dict[str, Any]], str]] = {
     "assigned": _assigned, "reassigned_away": _reassigned_away,
+    "book_joined": _book_joined, "book_left": _book_left,
     "tasks_generated": _tasks_generated, "task_assigned": _task_assigned,
-    "handover": _handover, "opportunity_confirmed": _opportunity_confirmed,
+    "opportunity_confirmed": _opportunity_confirmed,
     "tier_changed": _tier_changed,
 }
 
@@ -116,12 +128,10 @@ def link(notification: Notification) -> str:
     params = notification.params or {}
     task_id = notification.task_id if notification.task_id is not None else params.get("task_id")
     if task_id is not None:
-        try:
-            return url_for("tasks.show", task_id=task_id)
-        except BuildError:  # no task page (yet): the task's customer, else the agenda
-            pass
+        return url_for("tasks.show", task_id=task_id)
     # A customer moved away is no longer in the reader's scope: a 404 helps no one.
-    if notification.customer_id is not None and notification.kind != "reassigned_away":
+    if notification.customer_id is not None and notification.kind not in ("reassigned_away",
+                                                                          "book_left"):
         return url_for("customers.show", customer_id=notification.customer_id)
     if notification.kind == "opportunity_confirmed":
         return url_for("pipeline.board")

@@ -14,8 +14,8 @@ from portal.errors import Invalid, NotFound
 from portal.models import User
 from portal.workbench.models import Notification
 
-KINDS = ("assigned", "reassigned_away", "tasks_generated", "task_assigned", "handover",
-         "opportunity_confirmed", "tier_changed")
+KINDS = ("assigned", "reassigned_away", "book_joined", "book_left", "tasks_generated",
+         "task_assigned", "opportunity_confirmed", "tier_changed")
 MAX_PER_PAGE = 100
 
 

@@ -71,7 +71,8 @@ EXAMPLES: dict[str, tuple[dict[str, Any], list[str]]] = {
     "tasks_generated": ({"count": 5}, ["5 new tasks"]),
     "task_assigned": ({"task_id": 7, "title": "Call about the TD", "by": "Manager Li"},
                       ["Manager Li", "Call about the TD"]),
-    "handover": ({"count": 2}, ["2 hand-over tasks"]),
+    "book_joined": ({"count": 4}, ["4 customers"]),
+    "book_left": ({"count": 2}, ["2 of your customers"]),
     "opportunity_confirmed": ({"opportunity_id": 3, "product": "稳健债券基金",
                                "customer": "张三"}, ["稳健债券基金", "张三"]),
     "tier_changed": ({"customer": "张三", "from": "gold", "to": "platinum",
@@ -172,8 +173,7 @@ def test_opening_a_notification_marks_it_read_and_goes_to_its_subject(session, b
     response = client.post(f"/notifications/{note.id}/open", data={"csrf_token": token})
     assert response.status_code == 302
     with app.test_request_context():
-        expected = (url_for("tasks.show", task_id=handover)
-                    if "tasks.show" in app.view_functions else f"/customers/{c1}")
+        expected = url_for("tasks.show", task_id=handover)
     assert response.headers["Location"] == expected
     assert mine(session, "rm2")[0].read_at is not None
     assert bell(client.get("/").get_data(as_text=True)) == 0

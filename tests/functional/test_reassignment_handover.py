@@ -345,7 +345,9 @@ def test_a_bulk_move_hands_over_in_a_few_statements(session, bank, engine):
     finally:
         event.remove(engine.__class__, "before_cursor_execute", listener)
 
-    assert len(statements) < 40, f"{len(statements)} statements for one bulk move"
+    # A few statements per thousand customers (reads for the notes, the moves of tasks,
+    # opportunities, service requests and assignments), never one per customer.
+    assert len(statements) < 50, f"{len(statements)} statements for one bulk move"
     assert (len(result.moved), result.tasks_moved, result.opportunities_moved,
             result.handover_tasks) == (2502, 3, 3, 2502)
     assert session.scalar(select(func.count()).select_from(Task)

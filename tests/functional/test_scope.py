@@ -234,8 +234,9 @@ def test_the_api_reassigns_for_branch_managers(api, users, bank, engine):
     response = api("bm_b01", "post", "/api/v1/assignments",
                    json={"customers": [c1, c4], "to_staff_id": "RM0002", "reason": "merge"})
     assert response.status_code == 200
-    assert response.get_json() == {"to_staff_id": "RM0002", "reassigned": [c1, c4],
-                                   "unchanged": []}
+    assert response.get_json() == {
+        "to_staff_id": "RM0002", "reassigned": [c1, c4], "unchanged": [],
+        "handed_over": {"tasks": 0, "opportunities": 0, "service_requests": 0}}
     with Session(engine) as session:
         assert book(session, "rm2") == {c1, c4, bank.ids["C2"]}
         assert session.scalar(select(func.count()).select_from(AuditEvent)
