@@ -92,6 +92,7 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('aum', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('liabilities', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
+    sa.Column('products', sa.Integer(), nullable=False),
     sa.Column('as_of', sa.Date(), nullable=False),
     sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('manager_staff_id', sa.String(length=32), nullable=True),

@@ -2,7 +2,7 @@
 
 ``CustomerMonthAum`` holds, for each customer and month, the sum over the month's days of the
 day's AUM in CNY (``aum_day_sum``), how many days that sum covers, the last day added and
-its AUM, and the month's contribution. The average daily AUM (ADB) over a window of months
+its AUM, the month's contribution and the products held on the last day added. The average daily AUM (ADB) over a window of months
 is Σ aum_day_sum / Σ days: exact whatever the months' lengths, and a million customers over
 years stay a million rows a month.
 
@@ -12,17 +12,23 @@ Conventions (documented for the people who read the figures):
   plus open holdings, in CNY), refreshed by the nightly job before this one.
 - **Days without a feed** (weekends, holidays, a missed night) between the last day added
   and D count at the last known AUM: the balance of a day stays until the next feed says
-  otherwise, as banks count average balances. A new month starts its own row, carrying the
-  previous month's last AUM into the days of the month before D; a customer without a
-  previous month starts at D. Unfed days at the end of a month (the last feed of October on
-  Friday the 30th) are not in that month's row: its average is over the days it covers.
+  otherwise, as banks count average balances. The first D of a new month completes the
+  previous month's rows (the last feed of October on Friday the 30th: Saturday the 31st
+  counts at Friday's AUM) and starts the month's own rows, carrying the previous month's
+  last AUM into the days of the month before D; a customer without a previous month starts
+  at D.
 - **Adding D is idempotent**: a D already added, or older than a row's last day (or older
   than the newest month kept), adds nothing.
-- **Contribution** of a month = fees charged (FEE transactions booked in the period the day
-  covers, absolute amounts in CNY) + an interest margin estimate: deposit balances ×
+- **Contribution** of a month = fees charged net of refunds (FEE transactions booked in the
+  period the day covers: a fee is a debit, a refund a credit; in CNY) + an interest margin
+  estimate — the bank's net interest margin on the balances, as banks compute a
+  customer's contribution without transfer pricing per product: deposit balances ×
   ``DEPOSIT_MARGIN`` / 365 and loan balances × ``LOAN_MARGIN`` / 365 (config/settings.py)
   per day, on the balances of the day added, for every day it covers (D and the unfed days
   before it in the month). Cards are not loans here.
+- **Products**: the distinct products of the customer's open accounts and holdings on the
+  last day added (``CustomerMetrics.products``); the backfill counts today's on every
+  month.
 - **Backfill**: the feeds bring one balance per account, so past daily deposit balances are
   derived from the transaction history: the balance at the end of day d = the current
   balance − Σ transactions booked after d. Holdings count at their current valuation and
@@ -171,10 +177,27 @@ def _positions(rates: Any, dialect: str) -> Any:
             .group_by(Account.customer_id).subquery("positions"))
 
 
+def _fee_charged(rates: Any, dialect: str) -> Any:
+    """SQL: what a FEE transaction earned the bank, in CNY: a fee is a debit (negative), a
+    refund of one a credit, which gives the fee back."""
+    return type_coerce(-times_rate(Transaction.amount, rates.c.to_cny, dialect), Decimal4())
+
+
+def _products() -> Any:
+    """(customer_id, products): distinct products of the open accounts and holdings."""
+    held = union_all(
+        select(Account.customer_id.label("customer_id"),
+               Account.product_code.label("product_code")).where(Account.status != "CLOSED"),
+        select(Holding.customer_id, Holding.product_code).where(Holding.closed == false())
+    ).subquery("held")
+    return (select(held.c.customer_id,
+                   func.count(held.c.product_code.distinct()).label("products"))
+            .group_by(held.c.customer_id).subquery("products"))
+
+
 def _fees(rates: Any, after: date, until: date, dialect: str) -> Any:
-    """(customer_id, fees): FEE transactions booked in (after, until], absolute, in CNY."""
-    cny = type_coerce(func.abs(times_rate(Transaction.amount, rates.c.to_cny, dialect)),
-                      Decimal4())
+    """(customer_id, fees): FEE transactions booked in (after, until], net, in CNY."""
+    cny = _fee_charged(rates, dialect)
     return (select(Account.customer_id.label("customer_id"), func.sum(cny).label("fees"))
             .select_from(Transaction)
             .join(Account, Account.id == Transaction.account_id)
@@ -184,14 +207,16 @@ def _fees(rates: Any, after: date, until: date, dialect: str) -> Any:
             .group_by(Account.customer_id).subquery("fees"))
 
 
-def _day_figures(business_date: date, fees_after: date, dialect: str) -> Any:
-    """(customer_id, aum, deposits, loans, fees) of every customer with metrics for the
-    business date."""
+def _day_figures(business_date: date, fees_after: date, dialect: str,
+                 fees_until: date | None = None) -> Any:
+    """(customer_id, aum, products, deposits, loans, fees) of every customer with metrics for
+    the business date; fees booked in (fees_after, fees_until or the business date]."""
     rates = rates_as_of(business_date)
     positions = _positions(rates, dialect)
-    fees = _fees(rates, fees_after, business_date, dialect)
+    fees = _fees(rates, fees_after, fees_until or business_date, dialect)
     return (select(CustomerMetrics.customer_id.label("customer_id"),
                    CustomerMetrics.aum.label("aum"),
+                   CustomerMetrics.products.label("products"),
                    func.coalesce(positions.c.deposits, _zero()).label("deposits"),
                    func.coalesce(positions.c.loans, _zero()).label("loans"),
                    func.coalesce(fees.c.fees, _zero()).label("fees"))
@@ -227,10 +252,12 @@ def add_day(session: Session, business_date: date,
          row.days: row.days + gap,
          row.last_date: literal(business_date, Date()),
          row.last_aum: day.c.aum,
+         row.products: day.c.products,
          row.contribution: row.contribution + day.c.fees
          + _margin(day.c.deposits, day.c.loans, gap, margins, dialect)},
         dialect, row.month == month, row.last_date < business_date)).rowcount
 
+    completed = _complete_previous_month(session, business_date, margins, dialect)
     before = _count(session, row.month == month)
     new = _day_figures(business_date, month - timedelta(days=1), dialect)
     earlier = CustomerMonthAum.__table__.alias("previous_month")
@@ -238,12 +265,14 @@ def add_day(session: Session, business_date: date,
     carried = case((previous_month.customer_id.is_not(None),
                     literal(business_date.day - 1, Integer())), else_=literal(0, Integer()))
     session.execute(insert(CustomerMonthAum.__table__).from_select(
-        ["customer_id", "month", "aum_day_sum", "days", "last_date", "last_aum", "contribution"],
+        ["customer_id", "month", "aum_day_sum", "days", "last_date", "last_aum", "contribution",
+         "products"],
         select(new.c.customer_id, literal(month, Date()),
                func.coalesce(money_times(previous_month.last_aum, carried, dialect), _zero())
                + new.c.aum,
                carried + 1, literal(business_date, Date()), new.c.aum,
-               new.c.fees + _margin(new.c.deposits, new.c.loans, carried + 1, margins, dialect))
+               new.c.fees + _margin(new.c.deposits, new.c.loans, carried + 1, margins, dialect),
+               new.c.products)
         .select_from(new).outerjoin(earlier,
                    and_(previous_month.customer_id == new.c.customer_id,
                         previous_month.month == add_months(month, -1)))
@@ -251,7 +280,35 @@ def add_day(session: Session, business_date: date,
                       row.month >= month))))
     # (INSERT … SELECT has no reliable row count on every driver)
     inserted = _count(session, row.month == month) - before
-    return {"date": business_date.isoformat(), "updated": updated, "inserted": inserted}
+    result = {"date": business_date.isoformat(), "updated": updated, "inserted": inserted}
+    if completed:
+        result["previous_month_completed"] = completed
+    return result
+
+
+def _complete_previous_month(session: Session, business_date: date, margins: Margins,
+                             dialect: str) -> int:
+    """The first day added in a month completes the previous month's rows: the days after
+    their last day count at its AUM, with the margin on the business date's balances (as
+    the carried days at the start of the new month) and the fees booked on those days.
+    Idempotent: a completed row's last day is the month's last."""
+    previous = add_months(month_start(business_date), -1)
+    last = month_end(previous)
+    row = CustomerMonthAum.__table__.c
+    last_run = session.scalar(select(func.max(row.last_date))
+                              .where(row.month == previous, row.last_date < last))
+    if last_run is None:
+        return 0
+    day = _day_figures(business_date, last_run, dialect, fees_until=last)
+    gap = literal(last.day, Integer()) - day_of_month(row.last_date)
+    return session.execute(update_from(
+        CustomerMonthAum.__table__, day, day.c.customer_id == row.customer_id,
+        {row.aum_day_sum: row.aum_day_sum + money_times(row.last_aum, gap, dialect),
+         row.days: row.days + gap,
+         row.last_date: literal(last, Date()),
+         row.contribution: row.contribution + day.c.fees
+         + _margin(day.c.deposits, day.c.loans, gap, margins, dialect)},
+        dialect, row.month == previous, row.last_date < last)).rowcount
 
 
 def _count(session: Session, *where: Any) -> int:
@@ -303,8 +360,7 @@ def backfill(session: Session, business_date: date, months: int,
              .where(Account.type.in_(DEPOSIT_TYPES), Account.status != "CLOSED",
                     Transaction.closed == false(), Transaction.booking_date > spans[0][0])
              .group_by(Account.customer_id, periods.c.month).subquery("moved"))
-    fee_cny = type_coerce(func.abs(times_rate(Transaction.amount, rates.c.to_cny, dialect)),
-                          Decimal4())
+    fee_cny = _fee_charged(rates, dialect)
     fees = (select(Account.customer_id.label("customer_id"), periods.c.month.label("month"),
                    func.sum(fee_cny).label("fees"))
             .select_from(Transaction)
@@ -315,6 +371,7 @@ def backfill(session: Session, business_date: date, months: int,
             .where(Transaction.type == "FEE", Transaction.closed == false())
             .group_by(Account.customer_id, periods.c.month).subquery("month_fees"))
 
+    products = _products()
     balance = func.coalesce(positions.c.deposits, _zero())
     held = func.coalesce(holdings.c.value, _zero())
     deposit_days = (money_times(balance, periods.c.days, dialect)
@@ -327,10 +384,12 @@ def backfill(session: Session, business_date: date, months: int,
                    + _margin(deposit_days,
                              money_times(func.coalesce(positions.c.loans, _zero()),
                                          periods.c.days, dialect),
-                             literal(1, Integer()), margins, dialect))
+                             literal(1, Integer()), margins, dialect),
+                   func.coalesce(products.c.products, literal(0, Integer())))
             .select_from(Customer).join(periods, periods.c.days > 0)  # every period
             .outerjoin(positions, positions.c.customer_id == Customer.id)
             .outerjoin(holdings, holdings.c.customer_id == Customer.id)
+            .outerjoin(products, products.c.customer_id == Customer.id)
             .outerjoin(moved, and_(moved.c.customer_id == Customer.id,
                                    moved.c.month == periods.c.month))
             .outerjoin(fees, and_(fees.c.customer_id == Customer.id,
@@ -338,8 +397,8 @@ def backfill(session: Session, business_date: date, months: int,
     session.execute(delete(CustomerMonthAum)
                     .where(CustomerMonthAum.month.in_([start for start, _ in spans])))
     session.execute(insert(CustomerMonthAum.__table__).from_select(
-        ["customer_id", "month", "aum_day_sum", "days", "last_date", "last_aum", "contribution"],
-        rows))
+        ["customer_id", "month", "aum_day_sum", "days", "last_date", "last_aum", "contribution",
+         "products"], rows))
     inserted = _count(session, CustomerMonthAum.month.in_([start for start, _ in spans]))
     return {"date": business_date.isoformat(), "months": [s.isoformat() for s, _ in spans],
             "rows": inserted}

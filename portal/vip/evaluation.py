@@ -4,8 +4,9 @@ For month M (its first day), under the CURRENT rule version:
 
 - **Figures** over the window (``window_months`` months ending with M): average daily AUM =
   Σ aum_day_sum / Σ days (truncated to 4 decimals), contribution = the average per month
-  with data (Σ contribution / months), products = distinct products among the customer's
-  open accounts and open holdings today.
+  with data (Σ contribution / months), products = the distinct products the customer held
+  at the end of M (its aggregate's count: the figures are the month's, however late the
+  evaluation runs).
 - **Qualified tier**: the highest tier whose conditions the figures meet (``combine`` 'all':
   every set condition; 'any': one of them); the base tier always qualifies.
 - **Decision**, from the customer's decision of the previous evaluated month:
@@ -47,7 +48,6 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    false,
     func,
     insert,
     literal,
@@ -55,7 +55,6 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
-    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -63,7 +62,7 @@ from sqlalchemy.orm import Session
 
 from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4, UTCDateTime, utcnow
-from integration.models import Account, Customer, Holding
+from integration.models import Customer
 from portal.audit import Actor, record
 from portal.errors import Conflict, Invalid
 from portal.vip import rules
@@ -210,35 +209,33 @@ class Plan:
         return add_months(self.month, 1)
 
 
-def _figures(plan: Plan, dialect: str) -> Any:
-    """(customer_id, adb, contribution, products) for every customer."""
-    window = plan.rules.version.window_months
+def window_sums(month: date, window_months: int) -> Any:
+    """SELECT per customer over the window of months ending with ``month``: Σ daily AUM,
+    Σ days, Σ contribution, the months with data and the products at the end of ``month``
+    — the aggregate the evaluation stands on (bench/tiers.py times it alone)."""
     aum = CustomerMonthAum
-    sums = (select(aum.customer_id.label("customer_id"),
+    return (select(aum.customer_id.label("customer_id"),
                    func.sum(aum.aum_day_sum).label("aum_days"),
                    func.sum(aum.days).label("days"),
                    func.sum(aum.contribution).label("contribution"),
-                   func.count().label("months"))
-            .where(aum.month >= window_start(plan.month, window), aum.month <= plan.month)
-            .group_by(aum.customer_id).subquery("sums"))
-    positions = union_all(
-        select(Account.customer_id.label("customer_id"),
-               Account.product_code.label("product_code")).where(Account.status != "CLOSED"),
-        select(Holding.customer_id, Holding.product_code).where(Holding.closed == false())
-    ).subquery("positions")
-    products = (select(positions.c.customer_id,
-                       func.count(positions.c.product_code.distinct()).label("products"))
-                .group_by(positions.c.customer_id).subquery("products"))
+                   func.count().label("months"),
+                   func.max(case((aum.month == month, aum.products))).label("products"))
+            .where(aum.month >= window_start(month, window_months), aum.month <= month)
+            .group_by(aum.customer_id))
+
+
+def _figures(plan: Plan, dialect: str) -> Any:
+    """(customer_id, adb, contribution, products) for every customer."""
+    sums = window_sums(plan.month, plan.rules.version.window_months).subquery("sums")
     zero = literal(0, Decimal4())
     return (select(Customer.id.label("customer_id"),
                    func.coalesce(money_divided(sums.c.aum_days, sums.c.days, dialect), zero)
                    .label("adb"),
                    func.coalesce(money_divided(sums.c.contribution, sums.c.months, dialect),
                                  zero).label("contribution"),
-                   func.coalesce(products.c.products, literal(0, Integer())).label("products"))
+                   func.coalesce(sums.c.products, literal(0, Integer())).label("products"))
             .select_from(Customer)
             .outerjoin(sums, sums.c.customer_id == Customer.id)
-            .outerjoin(products, products.c.customer_id == Customer.id)
             .subquery("figures"))
 
 

@@ -79,7 +79,8 @@ class TierDefinition(Base):
 class CustomerMonthAum(Base):
     """A customer's AUM summed over the days of one month (``aum_day_sum`` / ``days`` is
     the month's average daily AUM), the last day added and its AUM (to fill days without a
-    feed), and the month's contribution (fees and interest margin)."""
+    feed), the month's contribution (fees and interest margin) and the number of distinct
+    products held on the last day added."""
 
     __tablename__ = "customer_month_aum"
 
@@ -90,6 +91,7 @@ class CustomerMonthAum(Base):
     last_date: Mapped[date] = mapped_column(Date)
     last_aum: Mapped[Decimal] = mapped_column(Decimal4)
     contribution: Mapped[Decimal] = mapped_column(Decimal4, default=Decimal(0))
+    products: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_customer_month_aum_month", "month"),)
 

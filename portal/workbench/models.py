@@ -217,7 +217,8 @@ class SavedView(Base):
 class CustomerMetrics(Base):
     """Each customer's AUM and liabilities in CNY as of the last refresh, recomputed
     set-based after the feeds (portal.workbench.metrics), so the book sorts and filters
-    100,000 customers without summing their accounts per request; and the effective
+    100,000 customers without summing their accounts per request, with the number of
+    distinct products they hold; and the effective
     manager and branch the customer had then, so the next refresh sees whom the feeds
     moved (portal.workbench.follow)."""
 
@@ -226,6 +227,8 @@ class CustomerMetrics(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     aum: Mapped[Decimal] = mapped_column(Decimal4)
     liabilities: Mapped[Decimal] = mapped_column(Decimal4)
+    # Distinct products among the open accounts and holdings (tiers may ask for a number).
+    products: Mapped[int] = mapped_column(Integer, default=0)
     as_of: Mapped[date] = mapped_column(Date)
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     manager_staff_id: Mapped[str | None] = mapped_column(String(STAFF_LEN))

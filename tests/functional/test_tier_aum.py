@@ -62,15 +62,40 @@ def test_a_day_is_added_once_and_older_days_add_nothing(engine, bank) -> None:  
 def test_a_new_month_starts_its_own_row_carrying_the_last_aum(engine, bank) -> None:  # type: ignore[no-untyped-def]
     c1, c3 = bank.ids["C1"], bank.ids["C3"]
     add(engine, date(2026, 10, 30), {c1: 200})
-    # The first feed of November is on the 3rd: Nov 1 and 2 count at October's last AUM.
+    # The first feed of November is on the 3rd: it completes October (the 31st had no feed
+    # and counts at the 30th's AUM), and Nov 1 and 2 count at October's last AUM too.
     # C3 had no row in October: it starts on the 3rd.
-    assert add(engine, date(2026, 11, 3), {c1: 300, c3: 50})["inserted"] == 2
+    result = add(engine, date(2026, 11, 3), {c1: 300, c3: 50})
+    assert (result["inserted"], result["previous_month_completed"]) == (2, 1)
     months = rows(engine, c1)
     assert (months[OCT].aum_day_sum, months[OCT].days, months[OCT].last_date) == \
-        (Decimal(200), 1, date(2026, 10, 30))
+        (Decimal(400), 2, date(2026, 10, 31))
     assert (months[NOV].aum_day_sum, months[NOV].days, months[NOV].last_aum) == \
         (Decimal(700), 3, Decimal(300))
     assert (rows(engine, c3)[NOV].aum_day_sum, rows(engine, c3)[NOV].days) == (Decimal(50), 1)
+
+
+def test_completing_a_month_counts_its_last_days_fees_and_margin(engine, bank) -> None:  # type: ignore[no-untyped-def]
+    c1 = bank.ids["C1"]
+    with Session(engine) as session, session.begin():
+        a1 = session.scalar(select(m.Account.id).where(m.Account.source_id == "A1"))
+    add(engine, date(2026, 10, 30), {c1: 200})
+    with Session(engine) as session, session.begin():
+        session.add(m.Transaction(source="CBS", source_id="FEE31", account_id=a1,
+                                  booking_date=date(2026, 10, 31), amount=Decimal("-40"),
+                                  currency="CNY", type="FEE", channel="AUTO"))
+    before = rows(engine, c1)[OCT].contribution
+    with Session(engine) as session, session.begin():
+        set_metrics(session, date(2026, 11, 2), {c1: 300})
+        aum.add_day(session, date(2026, 11, 2), aum.Margins(Decimal(0), Decimal(0)))
+    october, november = rows(engine, c1)[OCT], rows(engine, c1)[NOV]
+    # The fee of Saturday the 31st is October's, not November's; margins are zero here.
+    assert october.contribution - before == 40 and november.contribution == 0
+    # Run again: the month is complete, nothing is added twice.
+    with Session(engine) as session, session.begin():
+        set_metrics(session, date(2026, 11, 2), {c1: 300})
+        assert "previous_month_completed" not in aum.add_day(session, date(2026, 11, 2))
+    assert rows(engine, c1)[OCT].contribution == october.contribution
 
 
 def test_customers_without_metrics_for_the_day_are_left_alone(engine, bank) -> None:  # type: ignore[no-untyped-def]
@@ -106,8 +131,10 @@ def test_contribution_is_fees_plus_the_interest_margin(engine, bank) -> None:  #
                                   currency="CNY", type="FEE", channel="AUTO"))
         refresh_metrics(session, BDATE + timedelta(days=3))
         aum.add_day(session, BDATE + timedelta(days=3), aum.Margins(Decimal("0.015"), 0))
-    # Three more days of deposit margin (157,100 × 1.5% × 3 / 365 = 19.3685) and the fee.
-    assert rows(engine, c1)[NOV].contribution == Decimal("47.8945") + 3 + Decimal("19.3685")
+    # Three more days of deposit margin (157,100 × 1.5% × 3 / 365 = 19.3685); the credit of
+    # 3 is a fee refunded: it gives back what the bank earned.
+    assert rows(engine, c1)[NOV].contribution == Decimal("47.8945") - 3 + Decimal("19.3685")
+    assert rows(engine, c1)[NOV].products == 4  # SAV, USDSAV, LOAN1 and the fund
 
 
 def test_the_nightly_run_adds_the_business_date_after_the_metrics(app, engine, bank) -> None:  # type: ignore[no-untyped-def]

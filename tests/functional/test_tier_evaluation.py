@@ -37,9 +37,9 @@ def ids(bank) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return bank.ids
 
 
-def months_of(engine, customer_id: int, adb, *months: date) -> None:  # type: ignore[no-untyped-def]
+def months_of(engine, customer_id: int, adb, *months: date, products: int = 0) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session, session.begin():
-        set_months(session, customer_id, adb, *months)
+        set_months(session, customer_id, adb, *months, products=products)
 
 
 def edit_rules(engine, **kwargs):  # type: ignore[no-untyped-def]
@@ -56,7 +56,7 @@ def tiers_of(engine, month: date) -> dict[int, tuple[str, str]]:  # type: ignore
 # -- figures and the rules -----------------------------------------------------------------
 
 def test_the_first_evaluation_gives_every_customer_the_tier_the_figures_meet(engine, ids) -> None:  # type: ignore[no-untyped-def]
-    months_of(engine, ids["C1"], 2_500_000, AUG, SEP, OCT)
+    months_of(engine, ids["C1"], 2_500_000, AUG, SEP, OCT, products=4)
     months_of(engine, ids["C2"], 50_000, AUG, SEP, OCT)
     months_of(engine, ids["C3"], 8_000, OCT)
     result = evaluate(engine, OCT)
@@ -131,22 +131,34 @@ def test_a_contribution_condition_must_also_be_met_with_all(engine, ids) -> None
 
 
 def test_product_count_counts_distinct_products_of_open_accounts_and_holdings(engine, ids) -> None:  # type: ignore[no-untyped-def]
+    from portal.vip import aum
+    from portal.workbench.metrics import refresh_metrics
+
     edit_rules(engine, gold={"min_products": 4})
-    for customer in ("C1", "C2"):
-        months_of(engine, ids[customer], 60_000, OCT)
+    # The month's aggregates from the data, as the nightly jobs write them.
+    with Session(engine) as session, session.begin():
+        refresh_metrics(session, date(2026, 10, 31))
+        aum.add_day(session, date(2026, 10, 31))
     evaluate(engine, OCT)
-    # 张三: savings, USD current account, mortgage and the fund; 李四: one time deposit.
+    # 张三: savings, USD current account, mortgage and the fund; 李四: one time deposit
+    # (AUM 50,000: Gold by AUM alone, not with 4 products required as well).
     assert decision(engine, ids["C1"], OCT).products == 4
     assert tiers_of(engine, OCT)[ids["C1"]][0] == "gold"
     assert decision(engine, ids["C2"], OCT).products == 1
+    assert decision(engine, ids["C2"], OCT).adb == 50_000
     assert tiers_of(engine, OCT)[ids["C2"]][0] == "standard"
+
+    # A product opened after the month does not count for it, however late the evaluation.
+    with Session(engine) as session, session.begin():
+        assert session.scalar(select(CustomerMonthAum.products).where(
+            CustomerMonthAum.customer_id == ids["C2"], CustomerMonthAum.month == OCT)) == 1
 
 
 def test_any_lets_one_condition_suffice(engine, ids) -> None:  # type: ignore[no-untyped-def]
     edit_rules(engine, gold={"min_contribution": Decimal(500), "min_products": 4,
                              "combine": "any"})
     with Session(engine) as session, session.begin():
-        set_month(session, ids["C1"], OCT, 1_000)  # 4 products
+        set_month(session, ids["C1"], OCT, 1_000, products=4)
         set_month(session, ids["C2"], OCT, 1_000, contribution=500)
         set_month(session, ids["C3"], OCT, 50_000)
     months_of(engine, ids["C4"], 49_999, OCT)

@@ -23,18 +23,20 @@ AUG = date(2026, 8, 1)
 
 
 def set_month(session: Session, customer_id: int, month: date, adb: Decimal | str | int,
-              contribution: Decimal | str | int = 0, days: int = 30) -> None:
+              contribution: Decimal | str | int = 0, days: int = 30,
+              products: int = 0) -> None:
     """A month whose average daily AUM is ``adb`` (``days`` days at that AUM)."""
     session.merge(CustomerMonthAum(
         customer_id=customer_id, month=month, aum_day_sum=Decimal(adb) * days, days=days,
         last_date=month.replace(day=days), last_aum=Decimal(adb),
-        contribution=Decimal(contribution)))
+        contribution=Decimal(contribution), products=products))
     session.flush()
 
 
-def set_months(session: Session, customer_id: int, adb: Any, *months: date) -> None:
+def set_months(session: Session, customer_id: int, adb: Any, *months: date,
+               products: int = 0) -> None:
     for month in months:
-        set_month(session, customer_id, month, adb)
+        set_month(session, customer_id, month, adb, products=products)
 
 
 def set_metrics(session: Session, as_of: date, aums: dict[int, Decimal | int | str]) -> None:
