@@ -6,10 +6,11 @@ evaluated month M and is idempotent: running it again adds nothing.
 Retention
     A customer gets a ``retention`` task for their effective RM when, in M,
 
-    - their current tier is above the base tier (rank > 0 in the current rule version)
-      and not held by a branch manager's pin that is still in force;
+    - their current tier is above the base tier (rank > 0 in the rule version M's decision
+      used) and not held by a branch manager's pin that is still in force;
     - their ADB of the decision (``TierDecision.adb``, the evaluation's window average) is
-      below the current tier's threshold × (100 + ``RETENTION_MARGIN_PERCENT``) / 100, i.e.
+      below that tier's threshold (in the same version) × (100 +
+      ``RETENTION_MARGIN_PERCENT``) / 100, i.e.
       within 10 % above it (a customer exactly 10 % above is not) — or already below it
       while the grace period holds the tier, the most urgent case (priority high);
     - their AUM is falling: M's own average daily AUM is below the month before's, or
@@ -19,14 +20,16 @@ Retention
 
     One task per customer per month at most (``dedupe_key`` ``retention:<customer>:<YYYY-MM>``,
     unique), written by one INSERT … SELECT that leaves out the customers already handled;
-    its ``reason`` holds the figures.
+    its ``reason`` holds the figures and the tier's names in both languages.
 
 Tier changes
-    The month's upgrades and downgrades not yet told are marked ``notified_at`` and each
-    RM (the customer's effective RM now) gets one ``tier_changed`` notification for the
-    month: about the customer when there is one change, otherwise a summary with the
-    number of upgrades and downgrades. Decisions of customers without an RM (or whose RM
-    has no active user) are marked too: there is no one to tell."""
+    The month's decisions that changed a customer's tier and are not yet told — upgrades,
+    downgrades, and pins set or expired that moved the tier — are marked ``notified_at``
+    and each RM (the customer's effective RM now) gets one ``tier_changed`` notification
+    for the month: about the customer when there is one change, otherwise a summary with
+    the number of moves up and down (by the tiers' ranks). Decisions of customers without
+    an RM (or whose RM has no active user) and of CLOSED customers are marked too: there
+    is no one to tell, or nothing to tell."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -56,7 +59,6 @@ from portal.vip.models import (
     CustomerTier,
     TierDecision,
     TierDefinition,
-    TierRuleVersion,
 )
 from portal.vip.reports import month_adb, month_text, tier_catalogue
 from portal.workbench import notifications
@@ -66,7 +68,7 @@ from portal.workbench.task_rules import _decimal_text, _id_text, _text, json_obj
 RETENTION_MARGIN_PERCENT = 10
 RETENTION_DUE_DAYS = 14
 RETENTION_TITLE = "Tier retention"  # stored (exports); pages show the kind's label
-NOTIFIED_OUTCOMES = ("upgrade", "downgrade")
+NOTIFIED_OUTCOMES = ("upgrade", "downgrade", "pinned", "pin_expired")
 
 
 def latest_month(session: Session) -> date | None:
@@ -78,8 +80,7 @@ def _times(value: Any, number: int) -> Any:
     return value * literal(number, Integer())
 
 
-def retention_candidates(month: date, version: int, business_date: date,
-                         dialect: str) -> Any:
+def retention_candidates(month: date, business_date: date, dialect: str) -> Any:
     """SELECT the new retention tasks of ``month``: (customer_id, manager, branch_code,
     due_date, priority, reason, dedupe_key)."""
     this = aliased(CustomerMonthAum, name="this_month")
@@ -109,6 +110,8 @@ def retention_candidates(month: date, version: int, business_date: date,
                .label("due_date"),
                case((adb < threshold, _text("high")), else_=_text("normal")).label("priority"),
                json_object(("rule", _text("retention")), ("tier", CustomerTier.tier_code),
+                           ("tier_en", TierDefinition.name_en),
+                           ("tier_zh", TierDefinition.name_zh),
                            ("month", _text(month_text(month))),
                            ("adb", _decimal_text(adb, dialect)),
                            ("threshold", _decimal_text(threshold, dialect)),
@@ -121,10 +124,10 @@ def retention_candidates(month: date, version: int, business_date: date,
                key.label("dedupe_key"))
         .select_from(CustomerTier)
         .join(Customer, Customer.id == CustomerTier.customer_id)
-        .join(TierDefinition, and_(TierDefinition.version_id == version,
-                                   TierDefinition.code == CustomerTier.tier_code))
         .join(TierDecision, and_(TierDecision.customer_id == CustomerTier.customer_id,
                                  TierDecision.month == month))
+        .join(TierDefinition, and_(TierDefinition.version_id == TierDecision.rule_version,
+                                   TierDefinition.code == CustomerTier.tier_code))
         .join(this, and_(this.customer_id == CustomerTier.customer_id, this.month == month,
                          this.days > 0))
         .outerjoin(before, and_(before.customer_id == CustomerTier.customer_id,
@@ -141,11 +144,8 @@ def retention_candidates(month: date, version: int, business_date: date,
 def add_retention_tasks(session: Session, month: date, business_date: date,
                         stamp: datetime | None = None) -> int:
     """Write the month's new retention tasks (set-based); how many."""
-    version = session.scalar(select(func.max(TierRuleVersion.id)))
-    if version is None:
-        return 0
     dialect = session.get_bind().dialect.name
-    found = retention_candidates(month, version, business_date, dialect).subquery("found")
+    found = retention_candidates(month, business_date, dialect).subquery("found")
     rows = select(found.c.customer_id, found.c.manager, found.c.branch_code,
                   _text("retention"), literal(RETENTION_TITLE, String()), found.c.reason,
                   found.c.due_date, found.c.priority, _text("open"), found.c.dedupe_key,
@@ -158,27 +158,36 @@ def add_retention_tasks(session: Session, month: date, business_date: date,
 
 def notify_tier_changes(session: Session, month: date,
                         stamp: datetime | None = None) -> dict[str, int]:
-    """Mark the month's untold upgrades and downgrades and tell each RM once."""
+    """Mark the month's untold tier changes and tell each RM once."""
     stamp = stamp or utcnow()
+    moved = or_(TierDecision.from_tier.is_(None), TierDecision.from_tier != TierDecision.to_tier)
     marked = session.execute(
         update(TierDecision)
         .where(TierDecision.month == month, TierDecision.outcome.in_(NOTIFIED_OUTCOMES),
+               TierDecision.from_tier.is_not(None), moved,
                TierDecision.notified_at.is_(None))
         .values(notified_at=stamp)
         .execution_options(synchronize_session=False)).rowcount
     if not marked:
         return {"decisions": 0, "notifications": 0}
-    changed = (select(TierDecision.customer_id, TierDecision.outcome,
+    # Up or down by the tiers' ranks in the decision's rule version (a tier since retired
+    # from the rules counts as the lowest).
+    old, new = aliased(TierDefinition, name="old_tier"), aliased(TierDefinition, name="new_tier")
+    up = case((func.coalesce(new.rank, -1) > func.coalesce(old.rank, -1), 1), else_=0)
+    changed = (select(TierDecision.customer_id, up.label("up"),
                       effective_manager().label("manager"))
                .join(Customer, Customer.id == TierDecision.customer_id)
+               .outerjoin(old, and_(old.version_id == TierDecision.rule_version,
+                                    old.code == TierDecision.from_tier))
+               .outerjoin(new, and_(new.version_id == TierDecision.rule_version,
+                                    new.code == TierDecision.to_tier))
                .where(TierDecision.month == month, TierDecision.notified_at == stamp,
-                      TierDecision.outcome.in_(NOTIFIED_OUTCOMES))
+                      Customer.status != "CLOSED")
                .subquery("changed"))
     per_rm = {manager: (upgrades, downgrades, customer_id)
               for manager, upgrades, downgrades, customer_id in session.execute(
                   select(changed.c.manager,
-                         func.sum(case((changed.c.outcome == "upgrade", 1), else_=0)),
-                         func.sum(case((changed.c.outcome == "downgrade", 1), else_=0)),
+                         func.sum(changed.c.up), func.sum(1 - changed.c.up),
                          func.min(changed.c.customer_id))
                   .where(changed.c.manager.is_not(None))
                   .group_by(changed.c.manager))}

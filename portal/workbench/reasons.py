@@ -90,11 +90,29 @@ def _handover(r: dict[str, Any], _: Callable[..., str]) -> str:
     return text
 
 
-def _retention(r: dict[str, Any], _: Callable[..., str]) -> str:
-    from portal.labels import label
+def _tier_name(r: dict[str, Any]) -> str:
+    """The tier's name in the reader's language (the reason carries both)."""
+    from flask_babel import get_locale
 
-    return _("AUM of CNY %(aum)s is below the %(tier)s threshold of CNY %(threshold)s",
-             aum=_money(r["aum"]), tier=label(str(r["tier"])), threshold=_money(r["threshold"]))
+    locale = get_locale()
+    language = "zh" if locale is not None and locale.language == "zh" else "en"
+    return str(r.get(f"tier_{language}") or r["tier"])
+
+
+def _retention(r: dict[str, Any], _: Callable[..., str]) -> str:
+    figures = {"adb": _money(r["adb"]), "tier": _tier_name(r),
+               "threshold": _money(r["threshold"]), "month": r["month"]}
+    if Decimal(str(r["adb"])) < Decimal(str(r["threshold"])):
+        text = _("Average daily AUM of CNY %(adb)s (%(month)s) is below the %(tier)s "
+                 "threshold of CNY %(threshold)s: the tier is held by the grace period",
+                 **figures)
+    else:
+        text = _("Average daily AUM of CNY %(adb)s (%(month)s) is within %(margin)s%% above "
+                 "the %(tier)s threshold of CNY %(threshold)s", margin=r["margin_percent"],
+                 **figures)
+    if r.get("aum") is not None:
+        return text + "; " + _("AUM is falling, CNY %(aum)s today", aum=_money(r["aum"]))
+    return text + "; " + _("AUM is falling")
 
 
 RULES: dict[str, Callable[[dict[str, Any], Callable[..., str]], str]] = {

@@ -427,8 +427,15 @@ REASONS = [
      "Handed over from RM0002: rm2 on leave (2 recent contacts summarised)"),
     ({"rule": "handover", "from": None, "reason": "new customer", "contacts": 0},
      "Handed over: new customer"),
-    ({"rule": "retention", "tier": "GOLD", "aum": "450000", "threshold": "500000"},
-     "AUM of CNY 450,000.00 is below the GOLD threshold of CNY 500,000.00"),
+    ({"rule": "retention", "tier": "platinum", "tier_en": "Platinum", "tier_zh": "白金",
+      "month": "2026-10", "adb": "540000", "threshold": "500000", "margin_percent": 10,
+      "aum": "450000"},
+     "Average daily AUM of CNY 540,000.00 (2026-10) is within 10% above the Platinum "
+     "threshold of CNY 500,000.00; AUM is falling, CNY 450,000.00 today"),
+    ({"rule": "retention", "tier": "platinum", "month": "2026-10", "adb": "480000",
+      "threshold": "500000", "margin_percent": 10, "aum": None},
+     "Average daily AUM of CNY 480,000.00 (2026-10) is below the platinum threshold of CNY "
+     "500,000.00: the tier is held by the grace period; AUM is falling"),
     ({"rule": "something_new", "x": 1}, "something_new"),
     ({"rule": "td_maturity"}, "Time deposit maturing"),  # figures missing: the rule's label
     (None, ""),

@@ -76,7 +76,8 @@ def test_retention_tasks_for_customers_near_their_threshold_and_falling(engine, 
     assert li.dedupe_key == f"retention:{near['C2']}:2026-10"
     assert li.due_date == BDATE + timedelta(days=14)
     assert li.created_by is None and li.title
-    assert li.reason == {"rule": "retention", "tier": "gold", "month": "2026-10",
+    assert li.reason == {"rule": "retention", "tier": "gold", "tier_en": "Gold",
+                         "tier_zh": "金卡", "month": "2026-10",
                          "adb": "54999.9900", "threshold": "50000.0000", "margin_percent": 10,
                          "aum": "50000.0000", "month_adb": "52000.0000",
                          "previous_adb": "56000.0000"}
@@ -170,7 +171,8 @@ def test_one_notification_per_rm_summarising_the_month(engine, changes) -> None:
     assert summary["tier_changes_notified"] == 4 and summary["notifications"] == 2
     (rm1,) = bell(engine, "rm1")
     assert rm1.kind == "tier_changed" and rm1.customer_id is None
-    assert rm1.params == {"month": "2026-10", "upgrades": 2, "downgrades": 1, "count": 3}
+    # 周九 (C8) is CLOSED: the downgrade is marked, but no news to an RM.
+    assert rm1.params == {"month": "2026-10", "upgrades": 2, "downgrades": 0, "count": 2}
     # RM0002 has one change: the notification is about 钱七.
     (rm2,) = bell(engine, "rm2")
     assert rm2.customer_id == changes["C6"]
@@ -210,6 +212,38 @@ def test_no_one_to_tell_without_an_active_user(engine, changes) -> None:  # type
     assert run(engine)["tier_changes_notified"] == 0
 
 
+def test_a_pin_that_moves_the_tier_and_its_expiry_are_told_too(engine, customers, users) -> None:  # type: ignore[no-untyped-def]
+    c = customers
+    with Session(engine) as session, session.begin():
+        decide(session, c["C2"], "gold", "platinum", "pinned", "52000")       # pinned up
+        decide(session, c["C1"], "platinum", "gold", "pin_expired", "60000")  # pin ended
+        decide(session, c["C5"], "gold", "gold", "pinned", "52000")           # no change
+    summary = run(engine)
+    assert summary["tier_changes_notified"] == 2
+    (rm2,) = bell(engine, "rm2")
+    assert (rm2.customer_id, rm2.params["outcome"], rm2.params["upgrades"],
+            rm2.params["to_en"]) == (c["C2"], "pinned", 1, "Platinum")
+    (rm1,) = bell(engine, "rm1")
+    assert (rm1.customer_id, rm1.params["outcome"], rm1.params["downgrades"]) == \
+        (c["C1"], "pin_expired", 1)
+
+
+def test_retention_reads_in_both_languages(app, engine, near) -> None:  # type: ignore[no-untyped-def]
+    from portal.workbench.reasons import describe
+
+    run(engine)
+    found = tasks(engine)
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        near_text = describe(found[near["C2"]].reason)
+        held_text = describe(found[near["C7"]].reason)
+    assert "54,999.99" in near_text and "within 10% above" in near_text
+    assert "Gold" in near_text and "50,000.00" in near_text and "falling" in near_text
+    assert "below" in held_text and "Diamond" in held_text and "grace" in held_text
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        chinese = describe(found[near["C2"]].reason)
+    assert "金卡" in chinese and "Gold" not in chinese and "54,999.99" in chinese
+
+
 def test_registered_as_nightly_jobs_after_the_evaluation(engine, changes) -> None:  # type: ignore[no-untyped-def]
     jobs = {job.name: job.order for job in nightly_jobs()}
     assert jobs["customer_metrics"] < jobs["tier_followups"] < jobs["value_pyramid"]
@@ -230,7 +264,7 @@ def test_the_set_based_statements_compile_for_oracle() -> None:
     from portal.vip.pyramid import DEFAULT_RULES, layer_rows
 
     dialect = oracle.dialect()
-    retention = str(retention_candidates(MONTH, 1, BDATE, "oracle").compile(dialect=dialect))
+    retention = str(retention_candidates(MONTH, BDATE, "oracle").compile(dialect=dialect))
     assert "JSON_OBJECT(KEY 'rule' VALUE" in retention
     assert "GROUP BY tasks.customer_id" in retention and "handled.customer_id IS NULL" in retention
     layers = str(layer_rows(MONTH, 100, DEFAULT_RULES, "oracle", utcnow())
