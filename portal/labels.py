@@ -35,6 +35,7 @@ LABELS = {
     "large_flow": _l("Large inflow or outflow"), "dormancy": _l("Dormant customer"),
     "retention": _l("Retention"),
     "open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled"),
+    "superseded": _l("No longer applies: the bank's data changed"),
     "high": _l("High"), "normal": _l("Normal"), "low": _l("Low"),
     "weekly": _l("Weekly"), "monthly": _l("Monthly"), "quarterly": _l("Quarterly"),
     "yearly": _l("Yearly"),

@@ -113,6 +113,7 @@ def upgrade() -> None:
     sa.Column('lost_reason', sa.String(length=20), nullable=True),
     sa.Column('lost_note', sa.String(length=500), nullable=True),
     sa.Column('won_on', sa.Date(), nullable=True),
+    sa.Column('lost_on', sa.Date(), nullable=True),
     sa.Column('created_on', sa.Date(), nullable=False),
     sa.Column('baseline_units', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),

@@ -150,7 +150,8 @@ def _money_text(amount: Any, dialect: str) -> Any:
 
 
 def _date_text(day: Any, dialect: str) -> Any:
-    if dialect == "oracle":
+    """SQL: a date as YYYY-MM-DD (PostgreSQL's cast would follow the server's DateStyle)."""
+    if dialect in ("oracle", "postgresql"):
         return func.to_char(day, "YYYY-MM-DD")
     return cast(day, TEXT)
 

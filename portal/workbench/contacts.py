@@ -141,11 +141,13 @@ def log_contact(session: Session, scope: Scope, user: User, new: NewContact, *,
                 zone: tzinfo = timezone.utc, now: datetime | None = None) -> Logged:
     """Write the contact (and its follow-up task) after checking everything first; the
     caller's transaction holds both. ``zone`` is the bank's time zone: a contact time
-    without one is local time, and the follow-up is due on or after the local date."""
+    without one is local time, and the follow-up is due on or after the local date (and
+    not in the past: a contact logged late cannot give a task that is overdue at once)."""
     if scope.kind not in WORKING_SCOPES:
         raise Forbidden("only relationship managers, advisers and branch managers log contacts")
     customer = customer_in_scope(session, scope, new.customer_id)
-    when = _when(new, zone, now or utcnow())
+    now = now or utcnow()
+    when = _when(new, zone, now)
     if new.channel not in CONTACT_CHANNELS:
         raise ContactInvalid("channel", f"channel must be one of {', '.join(CONTACT_CHANNELS)}")
     if new.purpose not in CONTACT_PURPOSES:
@@ -157,6 +159,8 @@ def log_contact(session: Session, scope: Scope, user: User, new: NewContact, *,
         if new.follow_up.due_date < when.astimezone(zone).date():
             raise ContactInvalid("follow_up_due",
                                  "the follow-up cannot be due before the contact's date")
+        if new.follow_up.due_date < now.astimezone(zone).date():
+            raise ContactInvalid("follow_up_past", "the follow-up cannot be due in the past")
         title = _follow_up_title(new.follow_up, next_step)
         assignee = _follow_up_assignee(session, scope, user, customer)
     contact = Contact(customer_id=customer.id, staff_id=user.staff_id, user_id=user.id,

@@ -51,6 +51,7 @@ CONTACT_MESSAGES = {
                                            num=contacts.MAX_NEXT_STEP)),
     "follow_up_due": ("follow_up_due",
                       _l("The follow-up cannot be due before the date of the contact.")),
+    "follow_up_past": ("follow_up_due", _l("The follow-up cannot be due in the past.")),
     "follow_up_title_required": ("follow_up_title",
                                  _l("Give the follow-up task a title, or write a next step.")),
     "follow_up_title_too_long": ("follow_up_title",

@@ -96,6 +96,7 @@ def write_demo_activity(session: Session, as_of: date, seed: int = 20261125,
                 "expected_close": as_of + timedelta(days=rng.randint(-20, 80)),
                 "lost_reason": rng.choice(LOST_REASONS) if stage == "lost" else None,
                 "won_on": created + timedelta(days=rng.randint(5, 9)) if stage == "won" else None,
+                "lost_on": created + timedelta(days=rng.randint(5, 9)) if stage == "lost" else None,
                 "created_by": user_id, "created_at": _at(created, rng),
                 "updated_at": _at(created + timedelta(days=10), rng)})
         for title in rng.sample(TASK_TITLES, 2):

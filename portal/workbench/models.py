@@ -143,6 +143,7 @@ class Opportunity(Base):
     lost_reason: Mapped[str | None] = mapped_column(String(20))
     lost_note: Mapped[str | None] = mapped_column(String(500))
     won_on: Mapped[date | None] = mapped_column(Date)
+    lost_on: Mapped[date | None] = mapped_column(Date)  # the board shows recent losses
     # What confirmation against the feeds compares with (portal.workbench.confirmation):
     # the bank's date it was created on, and the units of the product the customer held
     # then (0 when none).

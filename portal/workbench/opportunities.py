@@ -37,7 +37,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from integration.bank_calendar import bank_today, day_start
+from integration.bank_calendar import bank_today
 from integration.db import Decimal4, times_rate, utcnow
 from integration.models import Customer, Holding, Product
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -327,9 +327,10 @@ def move_stage(session: Session, scope: Scope, user: User, opportunity_id: int, 
     if stage == "lost":
         if lost_reason not in LOST_REASONS:
             raise Invalid(N_("Choose why the opportunity was lost."))
-        values.update(lost_reason=lost_reason, lost_note=_note(lost_note, MAX_LOST_NOTE))
+        values.update(lost_reason=lost_reason, lost_note=_note(lost_note, MAX_LOST_NOTE),
+                      lost_on=today)
     elif current == "lost":
-        values.update(lost_reason=None, lost_note=None)
+        values.update(lost_reason=None, lost_note=None, lost_on=None)
     if stage == "won":
         values["won_on"] = today
     # Only from the stage we read: two people moving the same card at once cannot both win.
@@ -568,10 +569,9 @@ class Column:
 
 def _on_board(today: date) -> Any:
     since = today - timedelta(days=BOARD_CLOSED_DAYS)
-    lost_since = day_start(since)
     return or_(Opportunity.stage.in_(OPEN_STAGES),
                and_(Opportunity.stage == "won", Opportunity.won_on >= since),
-               and_(Opportunity.stage == "lost", Opportunity.updated_at >= lost_since))
+               and_(Opportunity.stage == "lost", Opportunity.lost_on >= since))
 
 
 def board_totals(session: Session, scope: Scope, filters: OpportunityFilter,

@@ -7,21 +7,33 @@ has a new key and a new task. Every task says why in ``Task.reason``:
 {"rule": kind, …the figures the rule saw}, rendered per locale by
 ``portal.workbench.reasons``.
 
-The rules, for the business date D:
-- td_maturity: an open time deposit maturing on D … D+30 (both included);
-- birthday: a birthday on D … D+6 (the week starting D, across the new year; people born
-  on 29 February celebrate on 28 February in other years);
-- kyc_review / id_expiry: a KYC review or an ID document due on or before D+60. Dates
-  already past count too: an overdue review or an expired document is the most urgent
-  case, not one to forget (one task per date: a new date from the feed gives a new task);
+The rules, for the business date D (the job runs the night of D; RMs see its tasks from
+D+1, so no task is due before D+1 — none arrives overdue):
+- td_maturity: an open time deposit maturing on D … D+30 (both included), due on its
+  maturity date;
+- birthday: a birthday on D+1 … D+7 (the week ahead, across the new year; the previous
+  night's run covered D; people born on 29 February celebrate on 28 February in other
+  years), due on the day;
+- kyc_review / id_expiry: a KYC review or an ID document due on or before D+60, due on
+  that date. Dates already past count too: an overdue review or an expired document is
+  the most urgent case, not one to forget (one task per date: a new date from the feed
+  gives a new task);
 - large_flow: a transaction of RMB 50,000 or more either way (in CNY at D's rates) booked
-  on D-6 … D;
+  on D-6 … D, due D+1;
 - dormancy: a customer with an open account whose last customer-initiated transaction
   (channel not AUTO, type not INTEREST or FEE) is 6 calendar months or more before D, or
-  who has none at all and an open account opened 6 or more months before D.
+  who has none at all and an open account opened 6 or more months before D; due within a
+  week (D+7).
 
 Tasks go to the customer's effective manager and carry the customer's branch; CLOSED
-customers and customers without a manager get none."""
+customers and customers without a manager get none. (When the feeds later move a
+customer, the work follows: portal.workbench.follow.)
+
+Open generated tasks whose occasion is gone are retired the same night (cancelled, with
+``SUPERSEDED`` as the outcome): a time deposit closed or given another maturity date (a
+rollover), a KYC review or ID document date the feed moved (the review was done, a new
+document was registered), a dormant customer who transacted again within the 6 months.
+Birthdays and large flows happened; their tasks stay until the RM closes them."""
 from __future__ import annotations
 
 import calendar
@@ -73,8 +85,11 @@ LARGE_FLOW_CNY = Decimal(50_000)
 LARGE_FLOW_DAYS = 7
 DORMANCY_MONTHS = 6
 URGENT_DAYS = 7  # a maturity this close makes the task high priority
+DORMANCY_DUE_DAYS = 7
 CUSTOMER_INITIATED_EXCLUDED_TYPES = ("INTEREST", "FEE")
 AUTOMATIC_CHANNEL = "AUTO"
+# The outcome of a retired task (stored; pages show it translated, see portal.labels).
+SUPERSEDED = "superseded"
 
 
 # -- small SQL helpers that differ per database -----------------------------------------
@@ -178,10 +193,21 @@ def _key(kind: str, first: Any, *more: Any) -> Any:
     return key
 
 
+def seen_on(day: date) -> date:
+    """The first day RMs see the tasks of the business date's run: the earliest due date."""
+    return day + timedelta(days=1)
+
+
+def _not_before(column: Any, day: date) -> Any:
+    """SQL: the date in ``column``, or ``day`` if it is earlier."""
+    first = literal(day, Date())
+    return case((column >= first, column), else_=first)
+
+
 def td_maturity(day: date, dialect: str) -> Select[Any]:
     maturity = Account.maturity_date
     return _managed(
-        select(*_customer_columns(), maturity.label("due_date"),
+        select(*_customer_columns(), _not_before(maturity, seen_on(day)).label("due_date"),
                case((maturity <= day + timedelta(days=URGENT_DAYS), _text("high")),
                     else_=_text("normal")).label("priority"),
                json_object(("rule", _text("td_maturity")), ("account", Account.source_id),
@@ -208,7 +234,7 @@ def birthday_dates(day: date) -> dict[int, date]:
 
 
 def birthday(day: date, dialect: str) -> Select[Any]:
-    dates = birthday_dates(day)
+    dates = birthday_dates(seen_on(day))
     born = Customer.birth_date
     month_day = extract("month", born) * 100 + extract("day", born)
     celebrated = case(*[(month_day == md, literal(d, Date())) for md, d in dates.items()])
@@ -226,7 +252,7 @@ def birthday(day: date, dialect: str) -> Select[Any]:
 def _document_rule(kind: str, column: Any, figure: str, day: date, dialect: str,
                    *extra: tuple[str, Any]) -> Select[Any]:
     return _managed(
-        select(*_customer_columns(), column.label("due_date"),
+        select(*_customer_columns(), _not_before(column, seen_on(day)).label("due_date"),
                case((column < day, _text("high")), else_=_text("normal")).label("priority"),
                json_object(("rule", _text(kind)), (figure, _iso_date(column, dialect)),
                            *extra).label("reason"),
@@ -249,7 +275,7 @@ def large_flow(day: date, dialect: str) -> Select[Any]:
     amount = Transaction.amount
     in_cny = times_rate(amount, rates.c.to_cny, dialect)
     return _managed(
-        select(*_customer_columns(), literal(day, Date()).label("due_date"),
+        select(*_customer_columns(), literal(seen_on(day), Date()).label("due_date"),
                _text("high").label("priority"),
                json_object(("rule", _text("large_flow")),
                            ("amount", _decimal_text(amount, dialect)),
@@ -299,7 +325,8 @@ def dormancy(day: date, dialect: str) -> Select[Any]:
                                           Account.status != "CLOSED",
                                           Account.open_date <= cutoff)
     return _managed(
-        select(*_customer_columns(), literal(day, Date()).label("due_date"),
+        select(*_customer_columns(),
+               literal(day + timedelta(days=DORMANCY_DUE_DAYS), Date()).label("due_date"),
                _text("normal").label("priority"),
                json_object(("rule", _text("dormancy")), ("last", _iso_date(last, dialect)),
                            ("months", literal_column(str(DORMANCY_MONTHS)))).label("reason"),
@@ -331,30 +358,55 @@ def insert_statement(kind: str, day: date, dialect: str, stamp: Any = None) -> A
         .execution_options(preserve_rowcount=True)
 
 
-def resync_branches() -> Any:
-    """UPDATE: open tasks about a customer follow the customer's current branch (scope)."""
-    moved = exists().where(Customer.id == Task.customer_id, Customer.branch_code.is_not(None),
-                           or_(Task.branch_code.is_(None),
-                               Customer.branch_code != Task.branch_code))
-    current = (select(Customer.branch_code).where(Customer.id == Task.customer_id)
-               .scalar_subquery())
-    return (update(Task).where(Task.status == "open", Task.customer_id.is_not(None), moved)
-            .values(branch_code=current).execution_options(synchronize_session=False))
+def _still_due(kind: str, day: date, dialect: str) -> Any:
+    """SQL (correlated to Task): the open task's occasion still holds."""
+    if kind == "td_maturity":
+        return exists().where(
+            Account.customer_id == Task.customer_id, Account.type == "TIME_DEPOSIT",
+            Account.status != "CLOSED",
+            _key(kind, _id_text(Account.id), _iso_date(Account.maturity_date, dialect))
+            == Task.dedupe_key)
+    if kind in ("kyc_review", "id_expiry"):
+        column = Customer.kyc_review_due if kind == "kyc_review" else Customer.id_expiry
+        return exists().where(
+            Customer.id == Task.customer_id,
+            _key(kind, _id_text(Customer.id), _iso_date(column, dialect)) == Task.dedupe_key)
+    assert kind == "dormancy"
+    return ~exists().where(
+        Account.customer_id == Task.customer_id, Transaction.account_id == Account.id,
+        Transaction.channel != AUTOMATIC_CHANNEL,
+        Transaction.type.not_in(CUSTOMER_INITIATED_EXCLUDED_TYPES),
+        Transaction.closed.is_(False),
+        Transaction.booking_date > add_months(day, -DORMANCY_MONTHS),
+        Transaction.booking_date <= day)
+
+
+RETIRED_KINDS = ("td_maturity", "kyc_review", "id_expiry", "dormancy")
+
+
+def retire_statement(kind: str, day: date, dialect: str, stamp: Any = None) -> Any:
+    """UPDATE: the open generated tasks of ``kind`` whose occasion is gone, cancelled."""
+    return (update(Task)
+            .where(Task.kind == kind, Task.status == "open", Task.created_by.is_(None),
+                   Task.dedupe_key.is_not(None), ~_still_due(kind, day, dialect))
+            .values(status="cancelled", outcome=SUPERSEDED,
+                    completed_at=literal(stamp or utcnow(), UTCDateTime()))
+            .execution_options(synchronize_session=False))
 
 
 def generate_tasks(session: Session, business_date: date) -> dict[str, Any]:
-    """The nightly job: every rule's new tasks, branches re-synced, one notification per
-    RM who got new tasks."""
+    """The nightly job: every rule's new tasks, the tasks whose occasion is gone retired,
+    one notification per RM who got new tasks."""
     dialect = session.get_bind().dialect.name
     stamp = utcnow()
     before = session.scalar(select(func.max(Task.id))) or 0
     created = {kind: session.execute(insert_statement(kind, business_date, dialect, stamp))
                .rowcount for kind in RULES}
-    resynced = session.execute(resync_branches()).rowcount
+    retired = {kind: session.execute(retire_statement(kind, business_date, dialect, stamp))
+               .rowcount for kind in RETIRED_KINDS}
     notified = _notify(session, before, business_date)
     return {"business_date": business_date.isoformat(), "created": created,
-            "total": sum(created.values()), "branches_resynced": resynced,
-            "notified": notified}
+            "total": sum(created.values()), "retired": retired, "notified": notified}
 
 
 def _notify(session: Session, before: int, business_date: date) -> int:

@@ -8,7 +8,6 @@ of a task that is done or cancelled is a Conflict. Completing a recurring task c
 next occurrence, dated from the completed task's due date."""
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Mapping
@@ -17,7 +16,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from integration.bank_calendar import bank_today
+from integration.bank_calendar import add_months, bank_today
 from integration.db import utcnow
 from integration.models import Customer
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
@@ -353,15 +352,18 @@ def _change_open(session: Session, task: Task, values: dict[str, Any]) -> None:
     session.refresh(task)
 
 
-def next_due(due: date, recurrence: str) -> date:
-    """The next occurrence's due date: a week, or 1, 3 or 12 months later (clamped to the
-    end of a shorter month: 31 January → 28 or 29 February)."""
-    if recurrence == "weekly":
-        return due + timedelta(days=7)
-    index = due.year * 12 + due.month - 1 + RECURRENCE_MONTHS[recurrence]
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(due.day, calendar.monthrange(year, month)[1]))
+def next_due(due: date, recurrence: str, today: date | None = None) -> date:
+    """The next occurrence's due date: a week, or 1, 3 or 12 months later, on the series'
+    schedule (counted from ``due``, clamped to the end of a shorter month: 31 January →
+    28 or 29 February, then 31 March again); occurrences already past when a task is
+    completed late are skipped, so the next one is never overdue on arrival."""
+    step = 1
+    while True:
+        following = (due + timedelta(days=7 * step) if recurrence == "weekly"
+                     else add_months(due, RECURRENCE_MONTHS[recurrence] * step))
+        if today is None or following >= today:
+            return following
+        step += 1
 
 
 @dataclass(frozen=True)
@@ -381,7 +383,8 @@ def complete_task(session: Session, scope: Scope, user: User, task_id: int,
     if task.recurrence:
         following = add_task(
             session, assignee_staff_id=task.assignee_staff_id, title=task.title,
-            due_date=next_due(task.due_date, task.recurrence), customer_id=task.customer_id,
+            due_date=next_due(task.due_date, task.recurrence, today()),
+            customer_id=task.customer_id,
             kind=task.kind, priority=task.priority, note=task.note, reason=task.reason,
             recurrence=task.recurrence, created_by=task.created_by)
     return Completion(task, following)

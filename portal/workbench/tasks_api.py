@@ -252,8 +252,8 @@ register_path("/tasks/{id}", {
     "patch": {
         "summary": "Complete, cancel or change an open task",
         "description": "Either {\"status\": \"done\", \"outcome\": …} (outcome required; a "
-                       "recurring task gets its next occurrence, dated from this one's due "
-                       "date), or {\"status\": \"cancelled\", \"outcome\": optional reason}, "
+                       "recurring task gets its next occurrence on the series' schedule, "
+                       "skipping occurrences already past), or {\"status\": \"cancelled\", \"outcome\": optional reason}, "
                        "or any of due_date, priority and assignee (branch managers). A task "
                        "that is no longer open answers 409.",
         "parameters": [_TASK_ID],

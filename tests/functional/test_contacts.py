@@ -155,6 +155,7 @@ BAD_INPUT = [  # (what changes, the rule that refuses it)
     ({"outcome": "x" * 1001}, "outcome_too_long"),
     ({"next_step": "x" * 501}, "next_step_too_long"),
     ({"follow_up": "before"}, "follow_up_due"),
+    ({"follow_up": "past"}, "follow_up_past"),
     ({"follow_up": "untitled"}, "follow_up_title_required"),
 ]
 
@@ -162,8 +163,9 @@ BAD_INPUT = [  # (what changes, the rule that refuses it)
 def test_bad_input_is_refused_and_writes_nothing(engine, bank, users) -> None:  # type: ignore[no-untyped-def]
     for change, reason in BAD_INPUT:
         when = utcnow() - timedelta(days=3)
+        today = utcnow().date()
         kwargs: dict[str, Any] = {"when": when, "next_step": "Call back",
-                                  "follow_up": FollowUp(when.date() + timedelta(days=1))}
+                                  "follow_up": FollowUp(today + timedelta(days=1))}
         kwargs.update(change)
         if change.get("when") == "future":
             kwargs["when"] = utcnow() + timedelta(hours=1)
@@ -171,8 +173,10 @@ def test_bad_input_is_refused_and_writes_nothing(engine, bank, users) -> None:  
             kwargs["when"] = _year_ago() - timedelta(minutes=1)
         if change.get("follow_up") == "before":
             kwargs["follow_up"] = FollowUp(when.date() - timedelta(days=1))
+        elif change.get("follow_up") == "past":  # after the contact, before today
+            kwargs["follow_up"] = FollowUp(when.date() + timedelta(days=1))
         elif change.get("follow_up") == "untitled":
-            kwargs["next_step"], kwargs["follow_up"] = None, FollowUp(when.date())
+            kwargs["next_step"], kwargs["follow_up"] = None, FollowUp(today)
         with pytest.raises(ContactInvalid) as refused:
             log(engine, "rm1", bank.ids["C1"], **kwargs)
         assert refused.value.reason == reason, change
@@ -183,10 +187,10 @@ def test_bad_input_is_refused_and_writes_nothing(engine, bank, users) -> None:  
 def test_the_limits_themselves_are_accepted(engine, bank, users) -> None:  # type: ignore[no-untyped-def]
     log(engine, "rm1", bank.ids["C1"], when=utcnow())  # now
     log(engine, "rm1", bank.ids["C1"], when=_year_ago() + timedelta(minutes=1))
-    when = utcnow() - timedelta(days=1)
+    when = utcnow() - timedelta(hours=1)
     logged = log(engine, "rm1", bank.ids["C1"], when=when, next_step="Same day",
-                 follow_up=FollowUp(when.date()))  # due on the contact's own date
-    assert logged.follow_up.due_date == when.date()
+                 follow_up=FollowUp(utcnow().date()))  # due today, the contact's own date
+    assert logged.follow_up.due_date == utcnow().date()
     assert counts(engine) == (3, 1)
 
 
@@ -195,11 +199,13 @@ def test_the_follow_up_date_is_compared_with_the_local_date(engine, bank, users)
     local = (utcnow() - timedelta(days=2)).astimezone(SHANGHAI).replace(
         hour=1, minute=30, second=0, microsecond=0, tzinfo=None)
     previous_day = local.date() - timedelta(days=1)
-    with pytest.raises(ContactInvalid):
+    with pytest.raises(ContactInvalid) as refused:
         log(engine, "rm1", bank.ids["C1"], when=local, zone=SHANGHAI, next_step="x",
             follow_up=FollowUp(previous_day))
+    assert refused.value.reason == "follow_up_due"  # the contact's UTC date, not its local one
+    today = utcnow().astimezone(SHANGHAI).date()
     logged = log(engine, "rm1", bank.ids["C1"], when=local, zone=SHANGHAI, next_step="x",
-                 follow_up=FollowUp(local.date()))
+                 follow_up=FollowUp(today))
     assert logged.contact.contacted_at == local.replace(tzinfo=SHANGHAI)
     assert logged.contact.contacted_at.astimezone(timezone.utc).date() == previous_day
 

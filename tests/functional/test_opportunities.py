@@ -360,3 +360,13 @@ def test_the_board_has_a_column_per_stage_with_count_and_sum(session, bank):
     columns = {c.stage: c for c in pipeline.board(session, scope, pipeline.OpportunityFilter(),
                                                   today=TODAY)}
     assert columns["won"].count == 0 and columns["won"].cards == []
+    # Lost long ago: off the board too, and a later edit of its note does not bring it back.
+    assert session.get(Opportunity, d.id).lost_on == TODAY
+    session.execute(update(Opportunity).where(Opportunity.id == d.id)
+                    .values(lost_on=TODAY - timedelta(days=pipeline.BOARD_CLOSED_DAYS + 1)))
+    user, _ = who(session, "rm1")
+    pipeline.edit_opportunity(session, scope, user, d.id, note="they chose another bank",
+                              today=TODAY)
+    columns = {c.stage: c for c in pipeline.board(session, scope, pipeline.OpportunityFilter(),
+                                                  today=TODAY)}
+    assert columns["lost"].count == 0

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import oracle, postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -173,8 +173,9 @@ def test_time_deposits_maturing_within_30_days_inclusive(engine, rules_bank):
     assert at_d.reason == {"rule": "td_maturity", "account": "TD-AT-D",
                            "balance": "200000.5000", "currency": "CNY",
                            "maturity": D.isoformat()}
+    # Matured on D: due the next day, when the RM sees it (never overdue on arrival).
     assert (at_d.due_date, at_d.priority, last.due_date, last.priority) == (
-        D, "high", D + timedelta(days=30), "normal")
+        D + timedelta(days=1), "high", D + timedelta(days=30), "normal")
     with Session(engine) as session:
         account_id = session.scalar(select(Account.id).where(Account.source_id == "TD-30"))
     assert last.dedupe_key == f"td_maturity:{account_id}:{(D + timedelta(days=30)).isoformat()}"
@@ -217,10 +218,13 @@ def test_the_manager_is_the_same_as_scope_says(engine, rules_bank, users):
                                rules_bank["TD-NO-MANAGER"]: "RM0001"}
 
 
-def test_birthdays_in_the_week_starting_the_business_date(engine, rules_bank):
+def test_birthdays_in_the_week_after_the_business_date(engine, rules_bank):
     run(engine)
     found = by_customer(engine, rules_bank, "birthday")
-    assert sorted(found) == ["BDAY-D6", "BDAY-TODAY"]
+    # The night of D looks at D+1 … D+7: D's own birthdays came up the night before.
+    assert sorted(found) == ["BDAY-D6", "BDAY-D7"]
+    run(engine, D - timedelta(days=1))
+    assert "BDAY-TODAY" in by_customer(engine, rules_bank, "birthday")
     [d6] = found["BDAY-D6"]
     assert d6.reason == {"rule": "birthday", "date": "2026-11-26", "age": 36}
     assert (d6.due_date, d6.dedupe_key) == (date(2026, 11, 26),
@@ -235,16 +239,16 @@ def test_birthdays_across_the_new_year(engine, rules_bank):
 
 
 @pytest.mark.parametrize("day, celebrated", [
-    (date(2027, 2, 22), date(2027, 2, 28)),   # not a leap year: on 28 February
-    (date(2028, 2, 23), date(2028, 2, 29)),   # a leap year: on the day
-    (date(2027, 3, 1), None),                 # the week after 28 February: no task
+    (date(2027, 2, 21), date(2027, 2, 28)),   # not a leap year: on 28 February
+    (date(2028, 2, 22), date(2028, 2, 29)),   # a leap year: on the day
+    (date(2027, 2, 28), None),                # the week after 28 February: no task
 ])
 def test_birthdays_on_29_february(engine, rules_bank, day, celebrated):
     run(engine, day)
     found = by_customer(engine, rules_bank, "birthday")
     leap = found.get("BDAY-LEAP", [])
     assert [t.due_date for t in leap] == ([celebrated] if celebrated else [])
-    if day == date(2027, 3, 1):
+    if day == date(2027, 2, 28):
         assert [t.due_date for t in found["BDAY-MAR1"]] == [date(2027, 3, 1)]
 
 
@@ -267,7 +271,9 @@ def test_kyc_reviews_and_id_documents_due_within_60_days_or_past(engine, rules_b
     assert (due.reason, due.due_date, due.priority, due.dedupe_key) == (
         {"rule": "kyc_review", "due": "2027-01-19"}, date(2027, 1, 19), "normal",
         f"kyc_review:{rules_bank['KYC-60']}:2027-01-19")
-    assert kyc["KYC-PAST"][0].priority == "high"
+    # Already overdue: most urgent, due the first day the RM sees it.
+    assert (kyc["KYC-PAST"][0].priority, kyc["KYC-PAST"][0].due_date) == \
+        ("high", D + timedelta(days=1))
     [expired] = ids["ID-PAST"]
     assert (expired.reason, expired.priority, expired.dedupe_key) == (
         {"rule": "id_expiry", "expiry": "2026-11-19", "id_type": "PASSPORT"}, "high",
@@ -288,7 +294,7 @@ def test_large_flows_of_50000_cny_or_more_in_the_last_7_days(engine, rules_bank)
         "rule": "large_flow", "amount": "-50000.0000", "currency": "CNY",
         "amount_cny": "-50000.0000", "direction": "out", "date": D.isoformat(),
         "account": "FLOW-CNY", "type": "TRANSFER_OUT"}
-    assert (exact_out.due_date, exact_out.priority) == (D, "high")
+    assert (exact_out.due_date, exact_out.priority) == (D + timedelta(days=1), "high")
     usd = found[f"large_flow:{ids['F-USD-OVER']}"].reason
     assert (usd["amount"], usd["currency"], usd["amount_cny"], usd["direction"]) == (
         "7100.0000", "USD", "50410.0000", "in")
@@ -302,7 +308,7 @@ def test_dormancy_after_6_calendar_months_without_a_customer_initiated_transacti
     [exact] = found["DORM-EXACT"]
     assert (exact.reason, exact.dedupe_key, exact.due_date) == (
         {"rule": "dormancy", "last": CUTOFF.isoformat(), "months": 6},
-        f"dormancy:{rules_bank['DORM-EXACT']}:{CUTOFF.isoformat()}", D)
+        f"dormancy:{rules_bank['DORM-EXACT']}:{CUTOFF.isoformat()}", D + timedelta(days=7))
     [never] = found["DORM-NEVER-OLD"]
     assert (never.reason, never.dedupe_key) == (
         {"rule": "dormancy", "last": None, "months": 6},
@@ -333,7 +339,8 @@ def test_running_twice_adds_nothing(engine, rules_bank, users):
     assert second["notified"] == 0
 
 
-def test_a_new_maturity_date_makes_a_new_task(engine, rules_bank, tmp_path):
+def test_a_new_maturity_date_makes_a_new_task_and_retires_the_old_one(engine, rules_bank,
+                                                                      tmp_path):
     run(engine)
 
     def rolled_over(feed):
@@ -342,10 +349,49 @@ def test_a_new_maturity_date_makes_a_new_task(engine, rules_bank, tmp_path):
     result = import_file(engine, write(tmp_path / "rolled.xml", rolled_over, sequence=3),
                          max_bytes=10**8, chunk=50)
     assert result.status == "applied", result.reason
-    assert run(engine)["created"]["td_maturity"] == 1
-    keys = [t.reason["maturity"] for t in tasks_of(engine, "td_maturity")
-            if t.reason["account"] == "TD-AT-D"]
-    assert keys == [D.isoformat(), (D + timedelta(days=7)).isoformat()]
+    summary = run(engine)
+    assert summary["created"]["td_maturity"] == 1 and summary["retired"]["td_maturity"] == 1
+    found = [(t.reason["maturity"], t.status, t.outcome) for t in tasks_of(engine, "td_maturity")
+             if t.reason["account"] == "TD-AT-D"]
+    assert found == [(D.isoformat(), "cancelled", "superseded"),
+                     ((D + timedelta(days=7)).isoformat(), "open", None)]
+    # The other deposits' tasks stand; a second run retires nothing more.
+    assert set(run(engine)["retired"].values()) == {0}
+    assert {t.status for t in tasks_of(engine, "td_maturity")
+            if t.reason["account"] != "TD-AT-D"} == {"open"}
+
+
+def test_tasks_whose_occasion_is_gone_are_retired(engine, rules_bank, tmp_path):
+    run(engine)
+    with Session(engine) as session, session.begin():
+        # The RM already closed the ID task: a closed task is left as it is.
+        session.execute(update(Task).where(Task.kind == "id_expiry")
+                        .values(status="done", outcome="new passport seen"))
+
+    def changes(feed):
+        # The review was done (next one in three years), a new passport registered, the
+        # dormant customer paid by card again, the time deposit was closed.
+        feed.customer("KYC-60", "KYC-60", branch="S011", manager="RM0001",
+                      kyc_review_due=D + timedelta(days=3 * 365))
+        feed.customer("ID-60", "ID-60", branch="S011", manager="RM0001",
+                      id_doc=("PASSPORT", "E99999999", D + timedelta(days=3650)))
+        feed.account("TD-30", "TD", product="TD1Y", type="TIME_DEPOSIT", currency="CNY",
+                     balance="0", maturity_date=D + timedelta(days=30), branch="S011",
+                     status="CLOSED")
+        feed.transaction("DE-AGAIN", "DE", booking_date=D, amount="-88", currency="CNY",
+                         type="PAYMENT", channel="POS")
+    result = import_file(engine, write(tmp_path / "changes.xml", changes, sequence=3),
+                         max_bytes=10**8, chunk=50)
+    assert result.status == "applied", result.reason
+    summary = run(engine)
+    assert summary["retired"] == {"td_maturity": 1, "kyc_review": 1, "id_expiry": 0,
+                                  "dormancy": 1}
+    retired = {(t.kind, t.customer_id) for t in tasks_of(engine)
+               if t.status == "cancelled" and t.outcome == "superseded"}
+    assert retired == {("td_maturity", rules_bank["TD"]), ("kyc_review", rules_bank["KYC-60"]),
+                       ("dormancy", rules_bank["DORM-EXACT"])}
+    assert all(t.completed_by is None and t.completed_at for t in tasks_of(engine)
+               if t.outcome == "superseded")
 
 
 def test_a_task_completed_is_not_generated_again(engine, rules_bank):
@@ -382,31 +428,6 @@ def test_staff_without_an_active_user_are_not_notified(engine, rules_bank):
     assert summary["total"] > 0 and summary["notified"] == 0
 
 
-def test_open_tasks_follow_their_customer_to_a_new_branch(engine, rules_bank, tmp_path):
-    run(engine)
-    with Session(engine) as session, session.begin():
-        done = session.scalars(select(Task).where(Task.customer_id == rules_bank["KYC-60"])
-                               ).one()
-        flow = session.scalars(select(Task).where(Task.customer_id == rules_bank["KYC-PAST"])
-                               ).one()
-        flow.status, flow.outcome = "done", "reviewed"
-        done_id, closed_id = done.id, flow.id
-
-    def moved(feed):
-        for name in ("KYC-60", "KYC-PAST"):
-            feed.customer(name, name, branch="S012", manager="RM0001",
-                          kyc_review_due=(D + timedelta(days=60)) if name == "KYC-60"
-                          else D - timedelta(days=100))
-    result = import_file(engine, write(tmp_path / "moved.xml", moved, sequence=3),
-                         max_bytes=10**8, chunk=50)
-    assert result.status == "applied", result.reason
-    summary = run(engine)
-    assert summary["branches_resynced"] == 1
-    with Session(engine) as session:
-        assert session.get(Task, done_id).branch_code == "S012"
-        assert session.get(Task, closed_id).branch_code == "S011"  # closed tasks stay
-
-
 def test_the_job_runs_with_crm_nightly(app, runner, rules_bank, users):
     result = runner.invoke(args=["nightly", "--date", D.isoformat(), "--job", "tasks",
                                  "--json"])
@@ -437,4 +458,6 @@ def test_the_statements_compile_for_every_database(name, dialect) -> None:
         assert sql.startswith("INSERT INTO tasks") and "NOT (EXISTS" in sql
         assert {"sqlite": "json_object(", "postgresql": "json_build_object(",
                 "oracle": "JSON_OBJECT(KEY 'rule' VALUE"}[name] in sql
-    assert str(task_rules.resync_branches().compile(dialect=dialect)).startswith("UPDATE tasks")
+    for kind in task_rules.RETIRED_KINDS:
+        sql = str(task_rules.retire_statement(kind, D, name).compile(dialect=dialect))
+        assert sql.startswith("UPDATE tasks") and "EXISTS" in sql

@@ -288,6 +288,17 @@ def test_next_occurrence(recurrence, due, following) -> None:
     assert next_due(due, recurrence) == following
 
 
+def test_a_series_completed_late_skips_the_occurrences_already_past() -> None:
+    # Monthly on the 31st, completed on 10 April: not 28 February or 31 March, but the
+    # next one on schedule, 30 April (the series stays on month ends).
+    assert next_due(date(2027, 1, 31), "monthly", today=date(2027, 4, 10)) == \
+        date(2027, 4, 30)
+    assert next_due(date(2027, 1, 31), "monthly", today=date(2027, 3, 31)) == \
+        date(2027, 3, 31)
+    assert next_due(date(2026, 12, 1), "weekly", today=date(2026, 12, 16)) == \
+        date(2026, 12, 22)
+
+
 def test_completing_a_recurring_task_creates_the_next_occurrence(client, users, login, bank,
                                                                  engine):
     task_id = make(engine, customer=bank.ids["C1"], due=date(2027, 1, 31),
