@@ -98,8 +98,11 @@ def statements(scope: Scope, policy: list[Band], day: date, dialect: str
         # Customers, AUM and overdue for contact, under each customer's effective RM.
         "customers": select(per_customer.c.staff, func.count(), func.sum(per_customer.c.aum),
                             func.sum(per_customer.c.overdue)).group_by(per_customer.c.staff),
+        # The RMs' and advisers' own contacts (a branch manager's contact has no staff id:
+        # it is no one's row).
         "contacts": restrict_work(
-            select(contact_staff, func.count()).where(Contact.contacted_at >= since),
+            select(contact_staff, func.count()).where(Contact.contacted_at >= since,
+                                                      Contact.staff_id.is_not(None)),
             scope, Contact.staff_id, Contact.branch_code).group_by(contact_staff),
         "tasks": restrict_work(
             select(task_staff, func.count(), func.sum(case((Task.due_date < day, 1), else_=0)))

@@ -63,6 +63,11 @@ def team_bank(engine, book_bank):  # type: ignore[no-untyped-def]
                                 user_id=book_bank.users["rm2"], branch_code="S012",
                                 contacted_at=moment, channel="visit", purpose="sales",
                                 outcome="ok"))
+        # The branch manager's own call: no one's row (no "No RM" row of contacts).
+        session.add(Contact(customer_id=ids["C6"], staff_id=None,
+                            user_id=book_bank.users["bm_b01"], branch_code="S012",
+                            contacted_at=datetime.combine(today, time(9), tzinfo=BANK_TZ),
+                            channel="call", purpose="service", outcome="ok"))
     return book_bank
 
 
