@@ -138,6 +138,40 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
                         opportunities_moved, requests_moved, len(moved), notified)
 
 
+# --- the history ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Move:
+    """One reassignment of the customer, as the history shows it."""
+
+    assigned_at: datetime
+    from_staff_id: str | None
+    to_staff_id: str
+    by: str
+    reason: str
+
+    @property
+    def on(self) -> date:
+        """The bank's date of the move."""
+        return bank_date(self.assigned_at)
+
+
+HISTORY = 20
+
+
+def history(session: Session, customer_id: int, limit: int = HISTORY) -> list[Move]:
+    """The customer's reassignments, newest first (the caller has checked the scope)."""
+    return [Move(at, from_staff, to_staff, display or username, reason)
+            for at, from_staff, to_staff, display, username, reason in session.execute(
+                select(AssignmentHistory.assigned_at, AssignmentHistory.from_staff_id,
+                       AssignmentHistory.to_staff_id, User.display_name, User.username,
+                       AssignmentHistory.reason)
+                .join(User, User.id == AssignmentHistory.assigned_by)
+                .where(AssignmentHistory.customer_id == customer_id)
+                .order_by(AssignmentHistory.assigned_at.desc(), AssignmentHistory.id.desc())
+                .limit(limit))]
+
+
 # --- handing the work over -----------------------------------------------------------------
 
 class _Handover:

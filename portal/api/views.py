@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
-from portal.assignments import MAX_CUSTOMERS
 from portal import audit
+from portal.assignments import MAX_CUSTOMERS
 from portal.api.auth import Unauthorized, api_user, token_required, token_settings
 from portal.api.openapi import _error_responses, document, register_path
 from portal.errors import Invalid
@@ -114,3 +114,35 @@ register_path("/assignments", {"post": {
                                       "opportunities": {"type": "integer"},
                                       "service_requests": {"type": "integer"}}}}}}}},
                   **_error_responses(400, 401, 403, 404, 409)}}})
+
+
+@blueprint.get("/customers/<int:customer_id>/assignments")
+@token_required
+def customer_assignments(customer_id: int):  # type: ignore[no-untyped-def]
+    from portal.assignments import history
+    from portal.scope import customer_in_scope
+
+    user = api_user()
+    customer = customer_in_scope(db.session, scope_for(db.session, user), customer_id)
+    audit.record(db.session, Actor.of(user, client_ip(), request.headers.get("User-Agent")),
+                 "view_customer", customer_id=customer.id, branch_code=customer.branch_code,
+                 part="assignments")
+    return jsonify(items=[{"assigned_at": move.assigned_at.isoformat(),
+                           "from_staff_id": move.from_staff_id, "to_staff_id": move.to_staff_id,
+                           "by": move.by, "reason": move.reason}
+                          for move in history(db.session, customer.id)])
+
+
+register_path("/customers/{id}/assignments", {"get": {
+    "summary": "The customer's reassignments between RMs, newest first (the last 20; "
+               "audited as a view of the customer)",
+    "parameters": [{"name": "id", "in": "path", "required": True,
+                    "schema": {"type": "integer"}}],
+    "responses": {"200": {"description": "The history", "content": {"application/json": {
+        "schema": {"type": "object", "required": ["items"], "properties": {"items": {
+            "type": "array", "items": {"type": "object", "properties": {
+                "assigned_at": {"type": "string", "format": "date-time"},
+                "from_staff_id": {"type": ["string", "null"]},
+                "to_staff_id": {"type": "string"}, "by": {"type": "string"},
+                "reason": {"type": "string"}}}}}}}}},
+                  **_error_responses(401, 404)}}})

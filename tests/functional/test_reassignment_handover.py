@@ -374,3 +374,26 @@ def test_the_api_reassignment_hands_over_too(api, users, bank, engine):
             Task.kind == "handover", Task.assignee_staff_id == "RM0002"))) == sorted([c1, c4])
     unread = api("rm2", "get", "/api/v1/notifications/unread-count").get_json()
     assert unread == {"unread": 1}
+
+
+# --- the history, shown --------------------------------------------------------------------
+
+def test_the_history_is_on_the_360_page_and_in_the_api(session, bank, client, login, api):
+    c1 = bank.ids["C1"]
+    move(session, [c1], "RM0002", reason="rm1 on leave")
+    move(session, [c1], "RM0001", reason="rm1 is back")
+
+    response = api("bm_b01", "get", f"/api/v1/customers/{c1}/assignments")
+    assert response.status_code == 200
+    assert [(m["from_staff_id"], m["to_staff_id"], m["by"], m["reason"])
+            for m in response.get_json()["items"]] == [
+        ("RM0002", "RM0001", "bm_b01", "rm1 is back"),
+        ("RM0001", "RM0002", "bm_b01", "rm1 on leave")]
+    # Scoped like the customer: another subtree's manager gets the same 404 as for no one.
+    assert api("bm_b02", "get", f"/api/v1/customers/{c1}/assignments").status_code == 404
+    assert api("bm_b02", "get", "/api/v1/customers/999999/assignments").status_code == 404
+
+    login("rm1")
+    page = client.get(f"/customers/{c1}", headers={"Accept-Language": "en"}).get_data(
+        as_text=True)
+    assert 'id="rm-history"' in page and "rm1 on leave" in page and "rm1 is back" in page
