@@ -2,9 +2,10 @@
 Manager until the feed names someone else (see scope.effective_manager).
 
 A reassignment also hands the work over, in the same transaction: the previous RM's open
-tasks, open opportunities and open service requests of the moved customers go to the new RM, who gets a hand-over
-task per customer (its note sums up the last contacts and what was handed over) and one
-notification; each previous RM with a user account is told too."""
+tasks, open opportunities and open service requests of the moved customers go to the new
+RM, who gets a hand-over task per customer (its note sums up the last contacts and what
+was handed over) and one notification; each previous RM with a user account is told
+too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from integration.db import utcnow
 from integration.models import Customer, Product
 from portal import audit
 from portal.customers.services import round_money
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from portal.i18n import TRANSLATIONS
 from portal.models import AssignmentHistory, CustomerAssignment, User
 from portal.scope import Scope, assignable_staff, effective_manager, restrict
@@ -77,15 +78,16 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
     appends to the history and writes a "reassign" audit event. The work goes with the
     customers (see the module's docstring); customers already with that RM get nothing."""
     if actor.user is None or not scope.can_reassign or scope.kind != "branches":
-        raise Forbidden("only branch managers reassign customers")
+        raise Forbidden(N_("only branch managers reassign customers"))
     reason = (reason or "").strip()
     if not reason:
-        raise Invalid("a reason is required")
+        raise Invalid(N_("a reason is required"))
     if len(reason) > MAX_REASON:
-        raise Invalid(f"the reason may have at most {MAX_REASON} characters")
+        raise Invalid(N_("the reason may have at most %(max_reason)s characters"),
+                      max_reason=MAX_REASON)
     ids = sorted(set(customer_ids))
     if not ids:
-        raise Invalid("no customers given")
+        raise Invalid(N_("no customers given"))
     target = assignable_staff(session, scope, to_staff_id)
 
     # Read everything first: nothing is written unless every customer is in scope.
@@ -98,7 +100,7 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
             current[customer_id] = _Current(feed_manager, branch_code, manager, name)
     missing = [customer_id for customer_id in ids if customer_id not in current]
     if missing:
-        raise NotFound(f"no such customer {missing[0]}")
+        raise NotFound(N_("no such customer %(missing)s"), missing=missing[0])
 
     moved = [cid for cid in ids if current[cid].manager != target.staff_id]
     unchanged = [cid for cid in ids if current[cid].manager == target.staff_id]
@@ -127,8 +129,8 @@ def reassign(session: Session, actor: audit.Actor, scope: Scope, customer_ids: I
             notified = _notify(session, current, moved, target, actor.user, reason, task_id)
     except IntegrityError:
         # Another manager moved one of these customers at the same moment.
-        raise Conflict("some of these customers were just reassigned by someone else; "
-                       "reload and try again") from None
+        raise Conflict(N_("some of these customers were just reassigned by someone else; reload "
+                          "and try again")) from None
     audit.record_many(session, actor, "reassign", [
         {"customer_id": cid, "branch_code": current[cid].branch_code,
          "detail": {"from": current[cid].manager, "to": target.staff_id, "reason": reason}}

@@ -27,7 +27,7 @@ def register(app: Flask) -> None:
     def domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         if _wants_json():
             return json_error(exc.status, exc.code, exc.message)
-        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+        return render_template("error.html", status=exc.status, message=say(exc)), exc.status
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
@@ -40,6 +40,15 @@ def register(app: Flask) -> None:
             return json_error(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"),
                               exc.description or exc.name or "")
         return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+
+def say(exc: DomainError) -> str:
+    """A service's refusal in the reader's language (its English text where the catalogue
+    has no translation)."""
+    try:
+        return _(exc.template, **exc.params) if exc.params else _(exc.template)
+    except (KeyError, TypeError, ValueError):  # a translation that lost a placeholder
+        return exc.message
 
 
 def money(value: Decimal | int | float | None, digits: int = 2) -> str:

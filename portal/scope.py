@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 
 from integration.models import Branch, Customer
-from portal.errors import Invalid, NotFound
+from portal.errors import N_, Invalid, NotFound
 from portal.models import CustomerAssignment, User
 
 
@@ -150,7 +150,8 @@ def assignable_staff(session: Session, scope: Scope, staff_id: str) -> User:
         (scope.kind == "branches" and user.branch_code in scope.branches)
         or (scope.kind == "book" and user.staff_id == scope.staff_id))
     if not allowed:
-        raise Invalid(f"staff id {staff_id!r} is not an active RM or adviser of your branches")
+        raise Invalid(N_("staff id %(staff_id)r is not an active RM or adviser of your branches"),
+                      staff_id=staff_id)
     assert user is not None
     return user
 
@@ -160,5 +161,5 @@ def customer_in_scope(session: Session, scope: Scope, customer_id: int) -> Custo
     customer = session.scalar(restrict(select(Customer).where(Customer.id == customer_id),
                                        scope))
     if customer is None:
-        raise NotFound("no such customer")
+        raise NotFound(N_("no such customer"))
     return customer

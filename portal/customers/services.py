@@ -29,7 +29,7 @@ from integration.models import (
     Transaction,
 )
 from portal import audit
-from portal.errors import Forbidden, Invalid, NotFound
+from portal.errors import N_, Forbidden, Invalid, NotFound
 from portal.identifiers import MASKED_FIELDS, mask_value
 from portal.models import User
 from portal.scope import Scope, customer_in_scope, effective_manager, restrict
@@ -56,9 +56,10 @@ def round_money(value: Decimal) -> Decimal:
 
 def check_page(page: int, per_page: int) -> None:
     if page < 1:
-        raise Invalid("page must be 1 or more")
+        raise Invalid(N_("page must be 1 or more"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
 
 
 # -- search ----------------------------------------------------------------------------
@@ -80,11 +81,12 @@ def search_customers(session: Session, scope: Scope, q: str, page: int = 1,
     any source's customer number, account number or golden id; (page of rows, total)."""
     q = q.strip()
     if not q:
-        raise Invalid("q is required")
+        raise Invalid(N_("q is required"))
     if len(q) > MAX_QUERY_LENGTH:
-        raise Invalid(f"q must be at most {MAX_QUERY_LENGTH} characters")
+        raise Invalid(N_("q must be at most %(max_query_length)s characters"),
+                      max_query_length=MAX_QUERY_LENGTH)
     if _CONTROL.search(q):
-        raise Invalid("q must not contain control characters")
+        raise Invalid(N_("q must not contain control characters"))
     check_page(page, per_page)
 
     matches = _matching_ids(q, session.get_bind().dialect.name)
@@ -270,10 +272,10 @@ class TransactionFilter:
 
         direction = value("direction")
         if direction not in (None, "in", "out"):
-            raise Invalid("direction must be 'in' or 'out'")
+            raise Invalid(N_("direction must be 'in' or 'out'"))
         kind = value("type")
         if kind is not None and kind not in TRANSACTION_TYPES:
-            raise Invalid("unknown transaction type")
+            raise Invalid(N_("unknown transaction type"))
         return cls(date_from=parse_date(value("date_from"), "date_from"),
                    date_to=parse_date(value("date_to"), "date_to"), direction=direction,
                    type=kind, min_amount=_parse_amount(value("min_amount"), "min_amount"))
@@ -332,7 +334,7 @@ def parse_date(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise Invalid(N_("%(name)s must be a date (YYYY-MM-DD)"), name=name) from None
 
 
 def _parse_amount(text: str | None, name: str) -> Decimal | None:
@@ -341,11 +343,11 @@ def _parse_amount(text: str | None, name: str) -> Decimal | None:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise Invalid(f"{name} must be a number") from None
+        raise Invalid(N_("%(name)s must be a number"), name=name) from None
     # Within what the Money columns hold (20 digits, 4 after the point).
     if not amount.is_finite() or amount < 0 or amount >= Decimal(10) ** 15 \
             or amount != amount.quantize(Decimal("0.0001")):
-        raise Invalid(f"{name} must be a positive amount with at most 4 decimals")
+        raise Invalid(N_("%(name)s must be a positive amount with at most 4 decimals"), name=name)
     return amount
 
 
@@ -380,7 +382,7 @@ def customer_view(session: Session, scope: Scope, customer_id: int, as_of: date 
         .outerjoin(Branch, Branch.code == Customer.branch_code)
         .where(Customer.id == customer_id), scope)).first()
     if found is None:
-        raise NotFound("no such customer")
+        raise NotFound(N_("no such customer"))
     customer, branch_name, manager_id, manager_display = found
     as_of = as_of or latest_business_date(session)
 
@@ -453,12 +455,13 @@ def reveal_identifier(session: Session, scope: Scope, actor: audit.Actor, custom
     """The unmasked ID number or mobile of a customer in scope, audited; Forbidden (and
     audited as refused) for a role that may not reveal."""
     if field_name not in MASKED_FIELDS:
-        raise Invalid(f"field must be one of {', '.join(MASKED_FIELDS)}")
+        raise Invalid(N_("field must be one of %(masked_fields)s"),
+                      masked_fields=", ".join(MASKED_FIELDS))
     customer = customer_in_scope(session, scope, customer_id)
     if not scope.can_reveal:
         audit.record(session, actor, "reveal_refused", customer_id=customer.id,
                      branch_code=customer.branch_code, field=field_name, channel=channel)
-        raise Forbidden("your role may not see unmasked identifiers")
+        raise Forbidden(N_("your role may not see unmasked identifiers"))
     audit.record(session, actor, "reveal", customer_id=customer.id,
                  branch_code=customer.branch_code, field=field_name, channel=channel)
     value: str | None = getattr(customer, field_name)
@@ -573,5 +576,5 @@ def parse_int(text: str | None, name: str, default: int) -> int:
     if not text:
         return default
     if not (text.isascii() and text.isdigit()) or len(text) > 9:
-        raise Invalid(f"{name} must be a whole number")
+        raise Invalid(N_("%(name)s must be a whole number"), name=name)
     return int(text)

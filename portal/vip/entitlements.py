@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from integration.bank_calendar import bank_date
 from integration.db import utcnow
 from portal.audit import Actor, record
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from portal.vip.models import (
     CustomerTier,
     ServiceRequest,
@@ -108,7 +108,7 @@ class EntitlementSpec:
 def _require_admin(actor: Actor) -> int:
     """The admin's user id; Forbidden for anyone else."""
     if actor.user is None or actor.user.role != "admin":
-        raise Forbidden("entitlements are configured by administrators")
+        raise Forbidden(N_("entitlements are configured by administrators"))
     return actor.user.id
 
 
@@ -164,7 +164,7 @@ def _audit(session: Session, actor: Actor, change: str, entitlement: TierEntitle
 def _get(session: Session, entitlement_id: int) -> TierEntitlement:
     entitlement = session.get(TierEntitlement, entitlement_id, with_for_update=True)
     if entitlement is None:
-        raise NotFound("no such entitlement")
+        raise NotFound(N_("no such entitlement"))
     return entitlement
 
 

@@ -64,7 +64,7 @@ from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4, UTCDateTime, utcnow
 from integration.models import Customer
 from portal.audit import Actor, record
-from portal.errors import Conflict, Invalid
+from portal.errors import N_, Conflict, Invalid
 from portal.vip import rules
 from portal.vip.aum import absent, money_divided, update_from, window_start
 from portal.vip.models import (
@@ -111,7 +111,7 @@ def parse_month(raw: str | None) -> date | None:
     try:
         return month_start(date.fromisoformat(text if len(text) > 7 else text + "-01"))
     except ValueError:
-        raise Invalid("month must be a month as YYYY-MM") from None
+        raise Invalid(N_("month must be a month as YYYY-MM")) from None
 
 
 def latest_evaluated(session: Session) -> date | None:
@@ -430,7 +430,8 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
     latest evaluated month). ``business_date``: refuse months not yet complete."""
     month = month_start(month)
     if business_date is not None and month >= month_start(business_date):
-        raise Invalid(f"{month:%Y-%m} is not complete yet (business date {business_date})")
+        raise Invalid(N_("%(month)s is not complete yet (business date %(date)s)"),
+                      month=f"{month:%Y-%m}", date=business_date.isoformat())
     rule_set = rules.current(session)
     # One evaluation at a time (a second one waits here, then sees the first's decisions);
     # SQLite serialises writers anyway.
@@ -438,8 +439,8 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
                     .with_for_update())
     latest = latest_evaluated(session)
     if latest is not None and latest > month:
-        raise Conflict(f"{latest:%Y-%m} is evaluated already: an earlier month cannot be "
-                       "evaluated again")
+        raise Conflict(N_("%(month)s is evaluated already: an earlier month cannot be "
+                          "evaluated again"), month=f"{latest:%Y-%m}")
     replaced = latest == month
     told: dict[tuple[str | None, str], list[int]] = {}
     if replaced:
@@ -465,7 +466,8 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
         for statement in tiers:
             session.execute(statement)
     except IntegrityError:
-        raise Conflict(f"{month:%Y-%m} is being evaluated by someone else") from None
+        raise Conflict(N_("%(month)s is being evaluated by someone else"),
+                       month=f"{month:%Y-%m}") from None
     _keep_notified(session, month, told)
     counts = dict(session.execute(select(TierDecision.outcome, func.count())
                                   .where(TierDecision.id > plan.after_id)

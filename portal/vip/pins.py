@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from integration.bank_calendar import add_months
 from portal.audit import Actor, record
-from portal.errors import Conflict, Forbidden, Invalid
+from portal.errors import N_, Conflict, Forbidden, Invalid
 from portal.scope import Scope, customer_in_scope
 from portal.vip import rules
 from portal.vip.models import CustomerTier, TierDecision
@@ -44,11 +44,11 @@ def may_pin(scope: Scope) -> bool:
 
 def _customer_tier(session: Session, scope: Scope, customer_id: int) -> tuple[Any, CustomerTier]:
     if not may_pin(scope):
-        raise Forbidden("only branch managers pin tiers")
+        raise Forbidden(N_("only branch managers pin tiers"))
     customer = customer_in_scope(session, scope, customer_id)  # NotFound outside the scope
     tier = session.get(CustomerTier, customer.id)
     if tier is None:
-        raise Conflict("the customer has no tier yet: pin after the first evaluation")
+        raise Conflict(N_("the customer has no tier yet: pin after the first evaluation"))
     return customer, tier
 
 
@@ -87,7 +87,7 @@ def unpin(session: Session, scope: Scope, actor: Actor, customer_id: int) -> Cus
     """Remove the customer's pin: the next evaluation applies the figures."""
     customer, tier = _customer_tier(session, scope, customer_id)
     if tier.pinned_tier is None:
-        raise Conflict("the customer's tier is not pinned")
+        raise Conflict(N_("the customer's tier is not pinned"))
     detail = {"tier": tier.pinned_tier, "expires": tier.pin_expires.isoformat()
               if tier.pin_expires else None}
     tier.pinned_tier = tier.pin_reason = tier.pin_expires = tier.pinned_by = None

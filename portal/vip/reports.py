@@ -22,7 +22,7 @@ from sqlalchemy.sql import Select
 from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4
 from integration.models import Branch, Customer
-from portal.errors import Forbidden, Invalid
+from portal.errors import N_, Forbidden, Invalid
 from portal.scope import Scope, effective_manager, restrict_listing
 from portal.vip.models import (
     VALUE_LAYERS,
@@ -86,7 +86,7 @@ def parse_month(text: str | None, name: str = "month") -> date | None:
         return None
     found = _MONTH.match(text)
     if not found or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1900:
-        raise Invalid(f"{name} must be a month (YYYY-MM)")
+        raise Invalid(N_("%(name)s must be a month (YYYY-MM)"), name=name)
     return date(int(found.group(1)), int(found.group(2)), 1)
 
 
@@ -120,7 +120,7 @@ def month_adb(row: Any, dialect: str) -> Any:
 
 def require_reports(scope: Scope) -> None:
     if not scope.sees_customers:
-        raise Forbidden("your role may not see tier reports")
+        raise Forbidden(N_("your role may not see tier reports"))
 
 
 # -- (a) distribution per branch -------------------------------------------------------------
@@ -271,7 +271,8 @@ class Drill:
         def value(name: str) -> str | None:
             text = (args.get(name) or "").strip()
             if text and not _CODE.match(text):
-                raise Invalid(f"{name} must be a code of at most 32 letters, digits, _ or -")
+                raise Invalid(N_("%(name)s must be a code of at most 32 letters, digits, _ or -"),
+                              name=name)
             return text or None
 
         tier, branch, layer = value("tier"), value("branch"), value("layer")
@@ -281,16 +282,18 @@ class Drill:
                                           ("migration", bool(from_tier or to_tier or month)),
                                           ("layer", layer is not None)) if given]
         if len(kinds) != 1:
-            raise Invalid("give tier (and branch), or month with from and/or to, or layer")
+            raise Invalid(N_("give tier (and branch), or month with from and/or to, or layer"))
         kind = kinds[0]
         if kind == "tier" and tier is None:
-            raise Invalid("tier is required with branch")
+            raise Invalid(N_("tier is required with branch"))
         if kind == "migration" and (month is None or not (from_tier or to_tier)):
-            raise Invalid("month and at least one of from and to are required")
+            raise Invalid(N_("month and at least one of from and to are required"))
         if kind == "migration" and to_tier == NO_TIER:
-            raise Invalid(f"to cannot be {NO_TIER!r}: every decision has a tier")
+            raise Invalid(N_("to cannot be %(no_tier)r: every decision has a tier"),
+                          no_tier=NO_TIER)
         if kind == "layer" and layer not in VALUE_LAYERS:
-            raise Invalid(f"layer must be one of {', '.join(VALUE_LAYERS)}")
+            raise Invalid(N_("layer must be one of %(value_layers)s"),
+                          value_layers=", ".join(VALUE_LAYERS))
         return cls(kind, tier=tier, branch=branch, month=month, from_tier=from_tier,
                    to_tier=to_tier, layer=layer)
 
@@ -365,9 +368,10 @@ def drill_down(session: Session, scope: Scope, drill: Drill, page: int = 1,
     time: the page's ids first (conditions and sort key only), then that page's rows."""
     require_reports(scope)
     if page < 1:
-        raise Invalid("page must be 1 or more")
+        raise Invalid(N_("page must be 1 or more"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
     query, sort = _drill_query(drill)
     query = restrict_listing(query, scope)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

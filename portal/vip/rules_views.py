@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from integration.bank_calendar import add_months, bank_today
 from integration.queries import latest_business_date
+from portal.pages import say
 from portal.auth.forms import EmptyForm
 from portal.errors import Forbidden
 from portal.extensions import db
@@ -153,7 +154,7 @@ def _tier_name(tier: rules.TierSpec) -> str:
 
 
 def _refusal(exc: rules.RulesInvalid) -> str:
-    text = str(RULE_MESSAGES.get(exc.reason, exc.message))
+    text = str(RULE_MESSAGES.get(exc.reason, say(exc)))
     return f"{text} ({exc.tier})" if exc.tier and exc.reason in RULE_MESSAGES else text
 
 
@@ -247,7 +248,7 @@ def pin(customer_id: int):  # type: ignore[no-untyped-def]
         pins.pin(db.session, current_scope(), actor(), customer_id, form.tier.data,
                  form.reason.data, form.expires.data, bank_today())
     except pins.PinInvalid as exc:
-        return _pin_page(customer_id, form, str(PIN_MESSAGES.get(exc.reason, exc.message)),
+        return _pin_page(customer_id, form, str(PIN_MESSAGES.get(exc.reason, say(exc))),
                          status=400)
     flash(_("Tier pinned. The next evaluation keeps it until the pin expires."), "info")
     return redirect(url_for("vip_rules.pin_form", customer_id=customer_id))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from integration.db import utcnow
 from integration.models import Customer
 from portal.audit import Actor, record
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from portal.scope import Scope, customer_in_scope, effective_manager, restrict_work
 from portal.vip import entitlements as ent
 from portal.vip.models import SERVICE_STATUSES, ServiceRequest
@@ -58,7 +58,7 @@ class IllegalTransition(Conflict):
 
 def require_working(scope: Scope) -> None:
     if scope.kind not in WORKING_SCOPES:
-        raise Forbidden("service requests are for RMs, advisers and branch managers")
+        raise Forbidden(N_("service requests are for RMs, advisers and branch managers"))
 
 
 # -- SQL: overdue and late -----------------------------------------------------------
@@ -145,13 +145,14 @@ class RequestFilter:
         """From a query string; Invalid (400) on a malformed value."""
         status = (args.get("status") or "").strip() or None
         if status is not None and status not in SERVICE_STATUSES:
-            raise Invalid(f"status must be one of {', '.join(SERVICE_STATUSES)}")
+            raise Invalid(N_("status must be one of %(service_statuses)s"),
+                          service_statuses=", ".join(SERVICE_STATUSES))
         flag = (args.get("overdue") or "").strip().lower()
         if flag not in ("", "0", "1", "true", "false", "on"):
-            raise Invalid("overdue must be true or false")
+            raise Invalid(N_("overdue must be true or false"))
         customer = (args.get("customer") or "").strip()
         if customer and (not customer.isascii() or not customer.isdigit()):
-            raise Invalid("customer must be a customer id")
+            raise Invalid(N_("customer must be a customer id"))
         return cls(status=status, overdue_only=flag in ("1", "true", "on"),
                    entitlement=(args.get("entitlement") or "").strip()[:30] or None,
                    tier=(args.get("tier") or "").strip()[:20] or None,
@@ -225,7 +226,8 @@ def list_requests(session: Session, scope: Scope, filters: RequestFilter, *,
     """A page of the requests in scope (unresolved first, then soonest due) and the counts."""
     require_working(scope)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"page must be at least 1 and per_page 1 to {MAX_PER_PAGE}")
+        raise Invalid(N_("page must be at least 1 and per_page 1 to %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
     now = now or utcnow()
     query = requests_query(scope, filters, now)
     total = session.scalar(select(func.count()).select_from(
@@ -260,7 +262,7 @@ def get_request(session: Session, scope: Scope, request_id: int,
     found = session.execute(_scoped(_rows(now or utcnow()), scope)
                             .where(ServiceRequest.id == request_id)).one_or_none()
     if found is None:
-        raise NotFound("no such service request")
+        raise NotFound(N_("no such service request"))
     return _row(found)
 
 
@@ -286,7 +288,8 @@ def transition(session: Session, actor: Actor, scope: Scope, request_id: int, st
                               .with_for_update().execution_options(populate_existing=True)
                               ).one()
     if status not in SERVICE_STATUSES:
-        raise Invalid(f"status must be one of {', '.join(SERVICE_STATUSES)}")
+        raise Invalid(N_("status must be one of %(service_statuses)s"),
+                      service_statuses=", ".join(SERVICE_STATUSES))
     if status not in TRANSITIONS.get(request.status, ()):
         raise IllegalTransition(request.status, status)
     resolution = (resolution or "").strip() or None

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from portal.pages import say
 from portal.errors import DomainError, Forbidden, Invalid
 from portal.extensions import db
 from portal.labels import label
@@ -58,7 +59,7 @@ def message_of(exc: DomainError) -> str:
     """The error in the page's language where its rule is known, else as raised."""
     template = MESSAGES.get(getattr(exc, "reason", ""))
     if template is None:
-        return exc.message
+        return say(exc)
     params = dict(getattr(exc, "params", {}))
     if "tier" in params:
         params["tier"] = tier_name(params["tier"])

@@ -25,7 +25,7 @@ from integration.models import Branch, Customer
 from portal.assignments import MAX_CUSTOMERS, MAX_REASON, Reassignment, reassign
 from portal.audit import Actor
 from portal.customers.services import _name_prefix
-from portal.errors import Forbidden, Invalid
+from portal.errors import N_, Forbidden, Invalid
 from portal.identifiers import mask_value
 from portal.models import CustomerAssignment, User
 from portal.scope import (
@@ -564,7 +564,7 @@ def check_reads_book(scope: Scope) -> None:
     """RMs and advisers have a book, branch managers their subtree's; analysts (aggregates
     only) and admins none."""
     if scope.kind not in ("book", "branches"):
-        raise Forbidden("the book of business is for RMs, advisers and branch managers")
+        raise Forbidden(N_("the book of business is for RMs, advisers and branch managers"))
 
 
 def book_page(session: Session, scope: Scope, query: BookQuery, page: int = 1,
@@ -681,7 +681,7 @@ def reassign_from_book(session: Session, actor: Actor, scope: Scope, query: Book
     """A branch manager moves the ticked customers (or all matching the query) to an RM of
     their subtree: all or nothing (portal.assignments.reassign)."""
     if scope.kind != "branches":
-        raise Forbidden("only branch managers reassign customers")
+        raise Forbidden(N_("only branch managers reassign customers"))
     ids = ids_to_reassign(session, scope, query, chosen, all_matching)
     reason = (reason or "").strip()
     if not reason:

@@ -26,6 +26,7 @@ from portal.errors import DomainError, Forbidden, NotFound
 from portal.extensions import db
 from portal.labels import label
 from portal.pages import money
+from portal.pages import say as pages_say
 from portal.web import actor, current_scope
 from portal.workbench import book, export, saved_views, team
 from portal.workbench.book import BookError, BookQuery
@@ -94,7 +95,7 @@ def say(problem: DomainError) -> str:
         if "field" in params:
             params["field"] = str(FIELDS.get(params["field"], params["field"]))
         return str(PROBLEMS[problem.reason]) % params
-    return problem.message
+    return pages_say(problem)
 
 
 def no_store(response: Any) -> Any:

@@ -20,7 +20,7 @@ from integration.bank_calendar import day_start
 from integration.db import utcnow
 from integration.models import Customer
 from portal.audit import Actor, record
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from portal.models import User
 from portal.workbench.models import Contact, ContactPolicy, CustomerMetrics
 
@@ -142,7 +142,7 @@ def check_interval(days: int) -> int:
 
 def require_admin(actor: Actor) -> User:
     if actor.user is None or actor.user.role != "admin":
-        raise Forbidden("only administrators change the contact policy")
+        raise Forbidden(N_("only administrators change the contact policy"))
     return actor.user
 
 
@@ -170,7 +170,7 @@ def add_band(session: Session, actor: Actor, min_aum: Decimal, interval_days: in
 def _band(session: Session, band_id: int) -> ContactPolicy:
     band = session.get(ContactPolicy, band_id)
     if band is None:
-        raise NotFound("no such band")
+        raise NotFound(N_("no such band"))
     return band
 
 

@@ -20,7 +20,7 @@ from integration.db import utcnow
 from integration.models import Customer
 from portal import audit
 from portal.audit import Actor
-from portal.errors import Forbidden, Invalid, NotFound
+from portal.errors import N_, Forbidden, Invalid, NotFound
 from portal.models import User
 from portal.scope import Scope, assignable_staff, customer_in_scope, effective_manager, \
     restrict_work
@@ -129,7 +129,7 @@ def _follow_up_assignee(session: Session, scope: Scope, user: User, customer: Cu
     manager = session.scalar(select(effective_manager()).where(Customer.id == customer.id))
     try:
         if manager is None:
-            raise Invalid("the customer has no RM")
+            raise Invalid(N_("the customer has no RM"))
         return assignable_staff(session, scope, manager).staff_id or manager
     except Invalid:
         raise ContactInvalid("follow_up_no_assignee",
@@ -144,7 +144,7 @@ def log_contact(session: Session, scope: Scope, user: User, new: NewContact, *,
     without one is local time, and the follow-up is due on or after the local date (and
     not in the past: a contact logged late cannot give a task that is overdue at once)."""
     if scope.kind not in WORKING_SCOPES:
-        raise Forbidden("only relationship managers, advisers and branch managers log contacts")
+        raise Forbidden(N_("only relationship managers, advisers and branch managers log contacts"))
     customer = customer_in_scope(session, scope, new.customer_id)
     now = now or utcnow()
     when = _when(new, zone, now)
@@ -204,19 +204,21 @@ class ContactFilter:
         """From a query string; Invalid on a malformed value (empty means no filter)."""
         channel = (args.get("channel") or "").strip() or None
         if channel is not None and channel not in CONTACT_CHANNELS:
-            raise Invalid(f"channel must be one of {', '.join(CONTACT_CHANNELS)}")
+            raise Invalid(N_("channel must be one of %(contact_channels)s"),
+                          contact_channels=", ".join(CONTACT_CHANNELS))
         purpose = (args.get("purpose") or "").strip() or None
         if purpose is not None and purpose not in CONTACT_PURPOSES:
-            raise Invalid(f"purpose must be one of {', '.join(CONTACT_PURPOSES)}")
+            raise Invalid(N_("purpose must be one of %(contact_purposes)s"),
+                          contact_purposes=", ".join(CONTACT_PURPOSES))
         customer = (args.get("customer_id") or "").strip() or None
         if customer is not None and not (customer.isascii() and customer.isdigit()
                                          and len(customer) <= 9):
-            raise Invalid("customer_id must be a customer id")
+            raise Invalid(N_("customer_id must be a customer id"))
         found = cls(channel, purpose, _date(args.get("date_from"), "date_from"),
                     _date(args.get("date_to"), "date_to"),
                     int(customer) if customer is not None else None)
         if found.date_from and found.date_to and found.date_from > found.date_to:
-            raise Invalid("date_from must not be after date_to")
+            raise Invalid(N_("date_from must not be after date_to"))
         return found
 
     def args(self) -> dict[str, str]:
@@ -235,7 +237,7 @@ def _date(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise Invalid(N_("%(name)s must be a date (YYYY-MM-DD)"), name=name) from None
 
 
 @dataclass(frozen=True)
@@ -313,9 +315,10 @@ def search_contacts(session: Session, scope: Scope, filters: ContactFilter, page
     customer is in scope (NotFound otherwise; the view audited for ``actor``). Dates are
     days in ``zone``."""
     if page < 1:
-        raise Invalid("page must be 1 or more")
+        raise Invalid(N_("page must be 1 or more"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
     customer_name = None
     if filters.customer_id is not None:
         customer = customer_in_scope(session, scope, filters.customer_id)
@@ -338,7 +341,7 @@ def get_contact(session: Session, scope: Scope, contact_id: int,
     ``actor``."""
     found = session.execute(_rows().where(Contact.id == contact_id)).first()
     if found is None or scope.kind not in WORKING_SCOPES:
-        raise NotFound("no such contact")
+        raise NotFound(N_("no such contact"))
     contact = found[0]
     mine = (contact.staff_id == scope.staff_id if scope.kind == "book"
             else contact.branch_code in scope.branches)

@@ -26,6 +26,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from integration.db import utcnow
+from portal.pages import say
 from portal.errors import DomainError, Forbidden
 from portal.extensions import db
 from portal.labels import label
@@ -135,7 +136,7 @@ class ContactForm(FlaskForm):
 
     def refuse(self, exc: contacts.ContactInvalid) -> None:
         """Show a service's refusal next to its field."""
-        field, message = CONTACT_MESSAGES.get(exc.reason, ("outcome", exc.message))
+        field, message = CONTACT_MESSAGES.get(exc.reason, ("outcome", say(exc)))
         errors = self[field].errors
         if isinstance(errors, tuple):  # a field that was not validated
             self[field].errors = errors = list(errors)
@@ -218,7 +219,7 @@ def _policy_page(add_form: BandForm | None = None, error: str | None = None,
 
 def _refusal(exc: DomainError) -> str:
     reason = getattr(exc, "reason", None)
-    return str(POLICY_MESSAGES[reason]) if reason in POLICY_MESSAGES else exc.message
+    return str(POLICY_MESSAGES[reason]) if reason in POLICY_MESSAGES else say(exc)
 
 
 def _form_errors(form: FlaskForm) -> str:

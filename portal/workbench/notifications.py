@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
-from portal.errors import Invalid, NotFound
+from portal.errors import N_, Invalid, NotFound
 from portal.models import User
 from portal.workbench.models import Notification
 
@@ -76,7 +76,7 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
     if notification_id is not None and count == 0 and session.scalar(
             select(Notification.id).where(Notification.id == notification_id,
                                           Notification.user_id == user_id)) is None:
-        raise NotFound("no such notification")
+        raise NotFound(N_("no such notification"))
     return count
 
 
@@ -84,9 +84,10 @@ def page_of(session: Session, user_id: int, page: int = 1, per_page: int = 20,
             unread_only: bool = False) -> tuple[list[Notification], int]:
     """One page of the user's notifications, newest first, and how many there are."""
     if page < 1:
-        raise Invalid("page must be 1 or more")
+        raise Invalid(N_("page must be 1 or more"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
     mine = [Notification.user_id == user_id]
     if unread_only:
         mine.append(Notification.read_at.is_(None))
@@ -103,7 +104,7 @@ def get(session: Session, user_id: int, notification_id: int) -> Notification:
     found = session.scalar(select(Notification).where(Notification.id == notification_id,
                                                       Notification.user_id == user_id))
     if found is None:
-        raise NotFound("no such notification")
+        raise NotFound(N_("no such notification"))
     return found
 
 

@@ -32,6 +32,7 @@ from portal.extensions import db
 from portal.labels import label
 from portal.models import User
 from portal.pages import money
+from portal.pages import say as pages_say
 from portal.scope import Scope, customer_in_scope
 from portal.web import current_scope
 from portal.workbench import forecast as forecasting
@@ -61,7 +62,7 @@ def works_pipeline(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def message(exc: DomainError) -> str:
     """A service's refusal in the reader's language (its messages are in the catalogue)."""
-    return _(exc.message)
+    return pages_say(exc)
 
 
 def no_store(body: str, status: int = 200) -> Any:

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
-from portal.errors import Conflict, NotFound
+from portal.errors import N_, Conflict, NotFound
 from portal.scope import Scope
 from portal.workbench.book import BookError, BookQuery, validate
 from portal.workbench.models import SavedView
@@ -59,7 +59,7 @@ def get_view(session: Session, user_id: int, view_id: int) -> SavedView:
     view = session.scalar(select(SavedView).where(SavedView.id == view_id,
                                                   SavedView.user_id == user_id))
     if view is None:
-        raise NotFound("no such saved view")
+        raise NotFound(N_("no such saved view"))
     return view
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from integration.bank_calendar import add_months, bank_today
 from integration.db import utcnow
 from integration.models import Customer
-from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
 from portal.models import User
 from portal.scope import (
     ASSIGNABLE_ROLES,
@@ -62,17 +62,20 @@ def add_task(session: Session, *, assignee_staff_id: str, title: str, due_date: 
     """Write one task (callers have checked scope and who may be given it)."""
     title = (title or "").strip()
     if not title:
-        raise Invalid("a title is required")
+        raise Invalid(N_("a title is required"))
     if len(title) > MAX_TITLE:
-        raise Invalid(f"the title may have at most {MAX_TITLE} characters")
+        raise Invalid(N_("the title may have at most %(max_title)s characters"),
+                      max_title=MAX_TITLE)
     if note is not None and len(note) > MAX_NOTE:
-        raise Invalid(f"the note may have at most {MAX_NOTE} characters")
+        raise Invalid(N_("the note may have at most %(max_note)s characters"), max_note=MAX_NOTE)
     if kind not in TASK_KINDS:
-        raise Invalid(f"unknown task kind {kind!r}")
+        raise Invalid(N_("unknown task kind %(kind)r"), kind=kind)
     if priority not in PRIORITIES:
-        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
+        raise Invalid(N_("priority must be one of %(priorities)s"),
+                      priorities=", ".join(PRIORITIES))
     if recurrence is not None and recurrence not in RECURRENCES:
-        raise Invalid(f"recurrence must be one of {', '.join(RECURRENCES)}")
+        raise Invalid(N_("recurrence must be one of %(recurrences)s"),
+                      recurrences=", ".join(RECURRENCES))
     branch = (session.scalar(select(Customer.branch_code).where(Customer.id == customer_id))
               if customer_id is not None else staff_branch(session, assignee_staff_id))
     task = Task(customer_id=customer_id, assignee_staff_id=assignee_staff_id,
@@ -133,21 +136,23 @@ class TaskFilter:
 
         status = text("status") or "open"
         if status not in STATUS_FILTERS:
-            raise Invalid(f"status must be one of {', '.join(STATUS_FILTERS)}")
+            raise Invalid(N_("status must be one of %(status_filters)s"),
+                          status_filters=", ".join(STATUS_FILTERS))
         kind = text("kind")
         if kind is not None and kind not in TASK_KINDS:
-            raise Invalid(f"kind must be one of {', '.join(TASK_KINDS)}")
+            raise Invalid(N_("kind must be one of %(task_kinds)s"),
+                          task_kinds=", ".join(TASK_KINDS))
         due_from, due_to = parse_day(text("due_from"), "due_from"), \
             parse_day(text("due_to"), "due_to")
         if due_from and due_to and due_from > due_to:
-            raise Invalid("due_from must not be after due_to")
+            raise Invalid(N_("due_from must not be after due_to"))
         customer = text("customer")
         if customer is not None and not (customer.isascii() and customer.isdigit()
                                          and len(customer) <= 9):
-            raise Invalid("customer must be a customer id")
+            raise Invalid(N_("customer must be a customer id"))
         assignee = text("assignee")
         if assignee is not None and len(assignee) > 32:
-            raise Invalid("assignee must be a staff id")
+            raise Invalid(N_("assignee must be a staff id"))
         return cls(status, kind, due_from, due_to, int(customer) if customer else None,
                    assignee)
 
@@ -184,7 +189,7 @@ def parse_day(text: str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except (TypeError, ValueError):
-        raise Invalid(f"{name} must be a date (YYYY-MM-DD)") from None
+        raise Invalid(N_("%(name)s must be a date (YYYY-MM-DD)"), name=name) from None
 
 
 def _rows(query: Select[Any]) -> Select[Any]:
@@ -203,9 +208,10 @@ def list_tasks(session: Session, scope: Scope, filters: TaskFilter, page: int = 
                per_page: int = 20) -> TaskPage:
     """A page of the tasks in scope that match the filters, soonest due first."""
     if page < 1:
-        raise Invalid("page must be 1 or more")
+        raise Invalid(N_("page must be 1 or more"))
     if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(f"per_page must be between 1 and {MAX_PER_PAGE}")
+        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
+                      max_per_page=MAX_PER_PAGE)
     query = _scoped(scope, *filters.conditions())
     total = session.scalar(select(func.count()).select_from(
         query.with_only_columns(Task.id).subquery())) or 0
@@ -219,7 +225,7 @@ def get_task(session: Session, scope: Scope, task_id: int) -> Task:
     """The task, or NotFound — the same answer whether it exists or is out of scope."""
     task = session.scalar(_scoped(scope, Task.id == task_id))
     if task is None:
-        raise NotFound("no such task")
+        raise NotFound(N_("no such task"))
     return task
 
 
@@ -227,7 +233,7 @@ def task_row(session: Session, scope: Scope, task_id: int) -> TaskRow:
     """The task with its customer's and assignee's names, or NotFound (as get_task)."""
     row = session.execute(_rows(_scoped(scope, Task.id == task_id))).first()
     if row is None:
-        raise NotFound("no such task")
+        raise NotFound(N_("no such task"))
     return TaskRow(*row)
 
 
@@ -278,27 +284,28 @@ def team(session: Session, scope: Scope) -> list[User]:
 
 def _require_work(scope: Scope) -> None:
     if scope.kind not in ("book", "branches"):
-        raise Forbidden("tasks are for relationship managers, advisers and branch managers")
+        raise Forbidden(N_("tasks are for relationship managers, advisers and branch managers"))
 
 
 def _text(value: Any, name: str, limit: int, missing: str | None = None) -> str | None:
     """Stripped text of at most ``limit`` characters; Invalid(``missing``) when empty and
     required."""
     if value is not None and not isinstance(value, str):
-        raise Invalid(f"the {name} must be text")
+        raise Invalid(N_("the %(name)s must be text"), name=name)
     value = (value or "").strip()
     if missing and not value:
         raise Invalid(missing)
     if len(value) > limit:
-        raise Invalid(f"the {name} may have at most {limit} characters")
+        raise Invalid(N_("the %(name)s may have at most %(limit)s characters"),
+                      name=name, limit=limit)
     return value or None
 
 
 def _check_due(due_date: Any, day: date) -> date:
     if not isinstance(due_date, date):
-        raise Invalid("a due date is required")
+        raise Invalid(N_("a due date is required"))
     if due_date < day:
-        raise Invalid("the due date cannot be in the past")
+        raise Invalid(N_("the due date cannot be in the past"))
     return due_date
 
 
@@ -324,7 +331,7 @@ def create_task(session: Session, scope: Scope, user: User, *, title: Any, due_d
     _check_due(due_date, day)
     staff_id = assignee or scope.staff_id
     if not staff_id:
-        raise Invalid("an assignee is required")
+        raise Invalid(N_("an assignee is required"))
     assignable_staff(session, scope, staff_id)
     if customer_id is not None:
         customer_in_scope(session, scope, customer_id)
@@ -338,7 +345,7 @@ def create_task(session: Session, scope: Scope, user: User, *, title: Any, due_d
 def _open(session: Session, scope: Scope, task_id: int) -> Task:
     task = get_task(session, scope, task_id)
     if task.status != "open":
-        raise Conflict(f"the task is {task.status}, not open")
+        raise Conflict(N_("the task is %(status)s, not open"), status=task.status)
     return task
 
 
@@ -348,7 +355,7 @@ def _change_open(session: Session, task: Task, values: dict[str, Any]) -> None:
         update(Task).where(Task.id == task.id, Task.status == "open").values(**values)
         .execution_options(synchronize_session=False)).rowcount
     if changed != 1:
-        raise Conflict("the task was just closed by someone else")
+        raise Conflict(N_("the task was just closed by someone else"))
     session.refresh(task)
 
 
@@ -410,11 +417,12 @@ def update_task(session: Session, scope: Scope, user: User, task_id: int, *, day
     if due_date is not None and due_date != task.due_date:
         _check_due(due_date, day)
     if priority is not None and priority not in PRIORITIES:
-        raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
+        raise Invalid(N_("priority must be one of %(priorities)s"),
+                      priorities=", ".join(PRIORITIES))
     target = None
     if assignee is not None and assignee != task.assignee_staff_id:
         if scope.kind != "branches":
-            raise Forbidden("only branch managers reassign tasks")
+            raise Forbidden(N_("only branch managers reassign tasks"))
         target = assignable_staff(session, scope, assignee)
     changes: dict[str, Any] = {}
     if due_date is not None:

@@ -14,11 +14,11 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from portal.auth.views import _safe_next
 from portal.customers.services import parse_int
-from portal.errors import Forbidden, Invalid
+from portal.errors import Conflict, DomainError, Forbidden, Invalid
 from portal.extensions import db
 from portal.labels import label
 from portal.models import User
-from portal.pages import day
+from portal.pages import day, say
 from portal.scope import customer_in_scope
 from portal.web import current_scope
 from portal.workbench import reasons, tasks
@@ -54,9 +54,9 @@ def _user() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined, no-any-return]
 
 
-def _say(message: str) -> str:
-    found = MESSAGES.get(message)
-    return str(found) if found is not None else message
+def _say(exc: DomainError) -> str:
+    found = MESSAGES.get(exc.template)
+    return str(found) if found is not None else say(exc)
 
 
 def no_store(body: str, status: int = 200) -> Any:
@@ -199,7 +199,7 @@ def new():  # type: ignore[no-untyped-def]
                     note=form.note.data, recurrence=form.recurrence.data or None)
             except Invalid as exc:
                 db.session.rollback()
-                form.form_errors.append(_say(exc.message))
+                form.form_errors.append(_say(exc))
             else:
                 flash(_("Task created."), "info")
                 return redirect(url_for("tasks.show", task_id=task.id))
@@ -235,9 +235,9 @@ def complete(task_id: int):  # type: ignore[no-untyped-def]
     try:
         done = tasks.complete_task(db.session, current_scope(), _user(), task_id,
                                    form.outcome.data)
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:  # Conflict: closed meanwhile (a double submit)
         db.session.rollback()
-        flash(_say(exc.message), "error")
+        flash(_say(exc), "error")
         return _back(default), 303
     flash(_("Task completed."), "info")
     if done.next_task is not None:
@@ -255,7 +255,12 @@ def cancel(task_id: int):  # type: ignore[no-untyped-def]
         tasks.get_task(db.session, current_scope(), task_id)
         _errors(form)
         return _back(default), 303
-    tasks.cancel_task(db.session, current_scope(), _user(), task_id, form.reason.data)
+    try:
+        tasks.cancel_task(db.session, current_scope(), _user(), task_id, form.reason.data)
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        flash(_say(exc), "error")
+        return _back(default), 303
     flash(_("Task cancelled."), "info")
     return _back(default), 303
 
@@ -274,9 +279,9 @@ def change(task_id: int):  # type: ignore[no-untyped-def]
         tasks.update_task(db.session, scope, _user(), task_id, day=tasks.today(),
                           due_date=form.due_date.data, priority=form.priority.data,
                           assignee=form.assignee.data or None)
-    except Invalid as exc:
+    except (Invalid, Conflict) as exc:
         db.session.rollback()
-        flash(_say(exc.message), "error")
+        flash(_say(exc), "error")
         return redirect(default), 303
     flash(_("Task updated."), "info")
     return redirect(default), 303

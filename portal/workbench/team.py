@@ -21,7 +21,7 @@ from sqlalchemy.sql import Select
 from integration.bank_calendar import bank_today, day_start
 from integration.db import Decimal4
 from integration.models import Customer
-from portal.errors import Forbidden
+from portal.errors import N_, Forbidden
 from portal.models import User
 from portal.scope import (
     ASSIGNABLE_ROLES,
@@ -125,7 +125,7 @@ def statements(scope: Scope, policy: list[Band], day: date, dialect: str
 def team_view(session: Session, scope: Scope, as_of: date | None = None) -> Team:
     """The branch manager's team, one row per staff id, with a totals row."""
     if scope.kind != "branches":
-        raise Forbidden("the team view is for branch managers")
+        raise Forbidden(N_("the team view is for branch managers"))
     day = as_of or bank_today()
     sql = statements(scope, bands(session), day, session.get_bind().dialect.name)
     rows: dict[str | None, TeamRow] = {}
