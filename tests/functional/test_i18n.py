@@ -52,3 +52,18 @@ def test_every_message_of_the_portal_has_a_chinese_translation():
     translated = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.string}
     missing = sorted(wanted - translated)
     assert not missing, f"add these to {CATALOGUE.name} (zh_CN): {missing}"
+
+
+def test_a_services_refusal_reads_in_the_pages_language(client, login, api, users):
+    login("rm1")
+    chinese = client.get("/tasks/999999", headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 404 and "任务不存在" in chinese.get_data(as_text=True)
+    english = client.get("/tasks/999999", headers={"Accept-Language": "en"})
+    assert "no such task" in english.get_data(as_text=True)
+    # With values: the sentence is translated and the values filled in.
+    page = client.get("/tasks?due_from=someday", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 400
+    assert "due_from 必须是日期（YYYY-MM-DD）" in page.get_data(as_text=True)
+    # The API keeps the English text (clients parse codes, people read pages).
+    response = api("rm1", "get", "/api/v1/tasks/999999", headers={"Accept-Language": "zh-CN"})
+    assert response.get_json()["error"] == {"code": "not_found", "message": "no such task"}
