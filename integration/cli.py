@@ -284,7 +284,7 @@ def scheduler_command(once: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def nightly_command(business_date: Any, jobs: tuple[str, ...], as_json: bool) -> None:
     """Run the after-feeds jobs now (the scheduler runs them after each import)."""
-    from integration.jobs import nightly_jobs, run_nightly
+    from integration.jobs import NightlyBusy, nightly_jobs, run_nightly
     from integration.queries import latest_business_date
 
     known = {job.name for job in nightly_jobs()}
@@ -293,7 +293,10 @@ def nightly_command(business_date: Any, jobs: tuple[str, ...], as_json: bool) ->
         raise click.UsageError(f"unknown job {unknown[0]!r}; jobs: {', '.join(sorted(known))}")
     with database.engine.connect() as conn:
         day = business_date.date() if business_date else latest_business_date(conn)
-    results = run_nightly(database.engine, day, set(jobs) or None)
+    try:
+        results = run_nightly(database.engine, day, set(jobs) or None)
+    except NightlyBusy as exc:
+        raise click.ClickException(f"{exc}; try again when it has finished") from None
     if as_json:
         click.echo(json.dumps({"business_date": day.isoformat(), "jobs": results},
                               ensure_ascii=False, default=str))

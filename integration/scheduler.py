@@ -2,59 +2,22 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import socket
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
-from sqlalchemy import Engine, insert, or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
-from integration import models as m
 from integration.adapters.base import FeedRejected
 from integration.db import utcnow
-from integration.jobs import run_nightly
+from integration.jobs import NightlyBusy, run_nightly
+from integration.locks import acquire_lock, holder_name, release_lock
 from integration.pipeline import ImportResult, import_file
 from integration.queries import latest_business_date
 
 log = logging.getLogger(__name__)
 
-locks = m.JobLock.__table__
-INBOX_LOCK = "inbox"
-LEASE = timedelta(minutes=30)  # renewed before every file; a dead holder frees it by expiry
-
-
-def holder_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def acquire_lock(engine: Engine, name: str, holder: str, lease: timedelta = LEASE) -> bool:
-    """Take or renew the named lease; False when another live holder has it.
-
-    One conditional UPDATE decides, so two processes can never both win."""
-    now = utcnow()
-    with engine.begin() as conn:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(locks), {"name": name, "holder": None, "expires_at": None})
-        except IntegrityError:
-            pass
-        taken = conn.execute(
-            update(locks)
-            .where(locks.c.name == name,
-                   or_(locks.c.holder.is_(None), locks.c.holder == holder,
-                       locks.c.expires_at < now))
-            .values(holder=holder, expires_at=now + lease)
-        ).rowcount
-    return taken == 1
-
-
-def release_lock(engine: Engine, name: str, holder: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(locks).where(locks.c.name == name, locks.c.holder == holder)
-                     .values(holder=None, expires_at=None))
+INBOX_LOCK = "inbox"  # renewed before every file; a dead holder frees it by expiry
 
 
 def _order_key(path: Path, max_bytes: int) -> tuple[str, int, str]:
@@ -105,7 +68,10 @@ def pick_up_inbox(engine: Engine, config: Mapping[str, Any],
             # The night's data changed: refresh what is derived from it (integration.jobs).
             with engine.connect() as conn:
                 day = latest_business_date(conn)
-            run_nightly(engine, day)
+            try:
+                run_nightly(engine, day)
+            except NightlyBusy:  # someone ran `crm nightly` meanwhile; the next pick-up runs
+                log.warning("nightly jobs busy in another process; not run after this import")
     finally:
         release_lock(engine, INBOX_LOCK, holder)
     return results

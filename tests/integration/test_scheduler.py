@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from integration import models as m
-from integration.scheduler import acquire_lock, pick_up_inbox, release_lock
+from integration.locks import acquire_lock, release_lock
+from integration.scheduler import pick_up_inbox
 from tests.feeds import reference, txn, write
 
 
@@ -56,6 +58,18 @@ def test_the_lock_has_one_holder_until_it_expires(engine):
     release_lock(engine, "inbox", "host-a:1")
     assert acquire_lock(engine, "inbox", "host-b:2", lease=timedelta(seconds=-1))  # expired lease
     assert acquire_lock(engine, "inbox", "host-c:3")
+
+
+def test_one_nightly_run_at_a_time(engine):
+    from integration.jobs import NIGHTLY_LOCK, NightlyBusy, run_nightly
+
+    assert acquire_lock(engine, NIGHTLY_LOCK, "other-host:1")
+    with pytest.raises(NightlyBusy):
+        run_nightly(engine, date(2026, 11, 20), only=set())
+    release_lock(engine, NIGHTLY_LOCK, "other-host:1")
+    assert run_nightly(engine, date(2026, 11, 20), only=set()) == {}
+    # The run let go of the lease when it finished.
+    assert acquire_lock(engine, NIGHTLY_LOCK, "other-host:1")
 
 
 def test_concurrent_claims_have_exactly_one_winner(engine):
