@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from integration.db import to_units
 from portal.audit import Actor, record
-from portal.errors import Conflict, Invalid, NotFound
+from portal.errors import N_, Conflict, Invalid, NotFound
 from portal.models import User
 from portal.vip.models import CustomerTier, TierDefinition, TierRuleVersion
 
@@ -263,13 +263,15 @@ def create_version(session: Session, actor: Actor, proposal: Proposal,
     proposal = validate(proposal)
     now = current(session)
     if based_on is not None and based_on != now.id:
-        raise Conflict(f"the rules changed meanwhile (version {now.id}); review them again")
+        raise Conflict(N_("the rules changed meanwhile (version %(version)s); review them "
+                          "again"), version=now.id)
     if proposal.tiers == now.tiers and proposal.window_months == now.version.window_months \
             and proposal.grace_months == now.version.grace_months:
         raise RulesInvalid("unchanged", "the rules are unchanged")
     dropped = held_codes(session) - {t.code for t in proposal.tiers}
     if dropped:
-        raise Conflict(f"customers hold tier {sorted(dropped)[0]}; it cannot be dropped")
+        raise Conflict(N_("customers hold tier %(tier)s; it cannot be retired"),
+                       tier=sorted(dropped)[0])
     new = TierRuleVersion(window_months=proposal.window_months,
                           grace_months=proposal.grace_months, note=proposal.note,
                           created_by=actor.user.id if actor.user else None)

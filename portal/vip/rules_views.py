@@ -3,6 +3,7 @@ editing them (each save writes a new version), evaluating a month on demand; and
 branch managers' pin form for a customer's tier."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import wraps
 from typing import Any, Callable
@@ -21,7 +22,7 @@ from integration.bank_calendar import add_months, bank_today
 from integration.queries import latest_business_date
 from portal.pages import say
 from portal.auth.forms import EmptyForm
-from portal.errors import Forbidden
+from portal.errors import Conflict, Forbidden
 from portal.extensions import db
 from portal.labels import label
 from portal.vip import evaluation, explain, pins, rules
@@ -49,6 +50,8 @@ RULE_MESSAGES = {
     "amount_required": _l("Enter the minimum average daily AUM of every tier."),
     "amount_range": _l("Amounts must be from 0 to 1,000,000,000,000."),
     "number": _l("Product counts and ranks are whole numbers."),
+    "duplicate_code": _l("Each tier needs a code of its own."),
+    "too_many": _l("There can be at most %(num)d tiers.", num=rules.MAX_TIERS),
 }
 PIN_MESSAGES = {
     "tier": _l("Choose a tier of the current rules."),
@@ -95,25 +98,40 @@ class EvaluateForm(FlaskForm):
     month = SelectField(_l("Month"), validate_choice=False)
 
 
-def _tiers_from_form(current: rules.RuleSet) -> list[rules.TierSpec]:
-    """The tiers as edited on the page (one row of fields per tier of the current rules;
-    codes and ranks are not edited there)."""
+NEW = "new"  # the field prefix of the row that adds a tier
+NEW_FIELDS = ("code", "name_en", "name_zh", "min_adb", "min_contribution", "min_products")
+
+
+def _tier_from_form(prefix: str, code: str, rank: int) -> rules.TierSpec:
     form = request.form
-    tiers = []
-    for tier in current.tiers:
-        field = f"{tier.code}-"
-        min_adb = rules.amount(form.get(field + "min_adb"), "min_adb", tier.code)
-        assert min_adb is not None
-        tiers.append(rules.TierSpec(
-            code=tier.code, rank=tier.rank,
-            name_en=form.get(field + "name_en", ""), name_zh=form.get(field + "name_zh", ""),
-            min_adb=min_adb,
-            min_contribution=rules.amount(form.get(field + "min_contribution"),
-                                          "min_contribution", tier.code, optional=True),
-            min_products=rules.whole(form.get(field + "min_products"), "min_products",
-                                     tier.code, optional=True),
-            combine=form.get(field + "combine", "all")))
-    return tiers
+    field = f"{prefix}-"
+    min_adb = rules.amount(form.get(field + "min_adb"), "min_adb", code)
+    assert min_adb is not None
+    return rules.TierSpec(
+        code=code, rank=rank,
+        name_en=form.get(field + "name_en", ""), name_zh=form.get(field + "name_zh", ""),
+        min_adb=min_adb,
+        min_contribution=rules.amount(form.get(field + "min_contribution"),
+                                      "min_contribution", code, optional=True),
+        min_products=rules.whole(form.get(field + "min_products"), "min_products", code,
+                                 optional=True),
+        combine=form.get(field + "combine", "all"))
+
+
+def _tiers_from_form(current: rules.RuleSet) -> list[rules.TierSpec]:
+    """The tiers as edited on the page: a row of fields per tier of the current rules
+    (less those marked to retire), and the row that adds one, placed among them by its
+    minimum average daily AUM; ranks follow the order (the service checks the rest)."""
+    form = request.form
+    tiers = [_tier_from_form(t.code, t.code, t.rank) for t in current.tiers
+             if t.is_base or not form.get(f"{t.code}-retire")]
+    if any((form.get(f"{NEW}-{name}") or "").strip() for name in NEW_FIELDS):
+        code = (form.get(f"{NEW}-code") or "").strip()
+        new = _tier_from_form(NEW, code, len(tiers))
+        place = next((i for i, t in enumerate(tiers) if i and t.min_adb >= new.min_adb),
+                     len(tiers))
+        tiers.insert(place, new)
+    return [replace(t, rank=rank) for rank, t in enumerate(tiers)]
 
 
 def _months(today: date) -> list[date]:
@@ -179,6 +197,8 @@ def save_rules():  # type: ignore[no-untyped-def]
         created = rules.create_version(db.session, actor(), proposal, based_on)
     except rules.RulesInvalid as exc:
         return _rules_page(form, _refusal(exc), exc.tier, status=400)
+    except Conflict as exc:  # a tier customers hold, or another admin saved meanwhile
+        return _rules_page(form, say(exc), status=409)
     flash(_("Rules version %(version)s saved. Evaluate a month to apply it.",
             version=created.id), "info")
     return redirect(url_for("vip_rules.rules"))

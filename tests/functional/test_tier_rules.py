@@ -139,7 +139,9 @@ def test_merge_fills_in_what_an_edit_leaves_out(engine) -> None:  # type: ignore
 def form_of(page: str, form_id: str) -> dict[str, str]:
     """The named form's fields with their values, as a browser would submit them."""
     form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', page, re.S).group(0)
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form))
+    fields = {name: value for tag, name, value in re.findall(
+        r'(<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"[^>]*>)', form)
+        if 'type="checkbox"' not in tag or " checked" in tag}  # unticked boxes send nothing
     for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
         chosen = re.search(r'<option[^>]*value="([^"]*)"[^>]*selected', body) or \
             re.search(r'<option[^>]*value="([^"]*)"', body)
@@ -193,6 +195,40 @@ def test_bad_input_on_the_page_says_why_and_changes_nothing(client, login, users
                                                  if k != "csrf_token"})
     assert no_token.status_code == 400
     assert versions(engine) == [1]
+
+
+def test_an_admin_adds_and_retires_tiers_on_the_page(client, login, users, engine, bank) -> None:  # type: ignore[no-untyped-def]
+    login("admin")
+    fields = form_of(client.get("/admin/tiers").get_data(as_text=True), "rules-form")
+    assert "diamond-retire" not in fields and fields["new-code"] == ""
+    # Silver between Standard and Gold; Diamond retired (no one holds it yet).
+    fields.update({"new-code": "silver", "new-name_en": "Silver", "new-name_zh": "银卡",
+                   "new-min_adb": "20000", "diamond-retire": "1"})
+    saved = client.post("/admin/tiers", data=fields, follow_redirects=True,
+                        headers={"Accept-Language": "en"})
+    assert "Rules version 2 saved" in saved.get_data(as_text=True)
+    now = current(engine)
+    assert [(t.code, t.rank) for t in now.tiers] == [
+        ("standard", 0), ("silver", 1), ("gold", 2), ("platinum", 3), ("private", 4)]
+    assert now.tier("silver").name_zh == "银卡"
+
+    # A tier customers hold cannot be retired: the page says so and nothing changes.
+    with Session(engine) as session, session.begin():
+        set_months(session, bank.ids["C1"], 600_000, OCT)
+    with Session(engine) as session, session.begin():
+        from portal.vip import evaluation
+        evaluation.evaluate(session, OCT)
+    fields = form_of(client.get("/admin/tiers").get_data(as_text=True), "rules-form")
+    refused = client.post("/admin/tiers", data={**fields, "platinum-retire": "1"},
+                          headers={"Accept-Language": "en"})
+    assert refused.status_code == 409
+    assert "customers hold tier platinum" in refused.get_data(as_text=True)
+    # A new tier whose threshold repeats another's is refused too.
+    twin = client.post("/admin/tiers", data={**fields, "new-code": "twin", "new-name_en": "T",
+                                             "new-name_zh": "T", "new-min_adb": "50000"},
+                       headers={"Accept-Language": "en"})
+    assert twin.status_code == 400
+    assert versions(engine) == [1, 2]
 
 
 @pytest.mark.parametrize("username", ["rm1", "bm_b01", "analyst"])
