@@ -16,7 +16,9 @@ at scale, on SQLite and PostgreSQL.
    (`run_nightly(..., only={name})`), customer_metrics first (the book reads it).
 3. In process, with the Flask test client: p50 / p95 / p99 of the book's first page for the
    RM (3,000 customers) and for the branch manager (100,000) under several sorts and
-   filters, the Excel export of the RM's book, the team view and /healthz, interleaved.
+   filters, the Excel export of the RM's book and of the branch manager's, the team view
+   and /healthz, interleaved; then a bulk reassignment of 5,000 customers (the most one
+   move takes) with its hand-over, timed and rolled back.
 
 Run by hand; not part of tests.  Aim (issue 4): every book page well under a second.
 """
@@ -413,6 +415,7 @@ def in_process(url: str, args: argparse.Namespace) -> None:
     routes["book BM: one sub-branch"] = (bm, "/book?branch=S012&sort=last_contact")
     routes["team view (BM)"] = (bm, "/team")
     routes["export RM book (xlsx)"] = (rm, "/book/export.xlsx?sort=aum&dir=desc")
+    routes["export BM book (xlsx)"] = (bm, "/book/export.xlsx?sort=aum&dir=desc")
     timings: dict[str, list[float]] = {name: [] for name in routes}
     cpu: dict[str, list[float]] = {name: [] for name in routes}
     errors: dict[str, int] = {name: 0 for name in routes}
@@ -434,6 +437,7 @@ def in_process(url: str, args: argparse.Namespace) -> None:
             if round_ >= args.warmup:
                 timings[name].append(elapsed * 1000)
                 cpu[name].append(used * 1000)
+    reassign_seconds = bulk_reassignment(app)
     app.extensions["crm.db"][0].dispose()
 
     print(f"\nin process (Flask test client), {args.requests} requests per route "
@@ -448,6 +452,38 @@ def in_process(url: str, args: argparse.Namespace) -> None:
         print(f"  {name:40} {statistics.median(values):9.1f} {percentile(values, 95):9.1f} "
               f"{percentile(values, 99):9.1f} {statistics.median(cpu[name]):9.1f} "
               f"{sizes.get(name, 0) / 1024:7.0f}  {errors[name]:6}", flush=True)
+    print(f"  bulk reassignment of {MAX_MOVE:,} customers (service, rolled back): "
+          f"{reassign_seconds:.2f} s", flush=True)
+
+
+MAX_MOVE = 5000
+
+
+def bulk_reassignment(app: Any) -> float:
+    """Move the branch manager's first MAX_MOVE customers by AUM to the bench RM (the most
+    one move takes), with every hand-over task and notification, then roll back."""
+    from sqlalchemy import select
+
+    from integration.models import Customer
+    from portal import audit
+    from portal.assignments import reassign
+    from portal.extensions import db
+    from portal.models import User
+    from portal.scope import restrict_listing, scope_for
+
+    with app.app_context():
+        session = db.session
+        manager = session.scalar(select(User).where(User.username == "bench_bm"))
+        scope = scope_for(session, manager)
+        ids = list(session.scalars(restrict_listing(select(Customer.id), scope)
+                                   .order_by(Customer.id).limit(MAX_MOVE)))
+        started = time.perf_counter()
+        reassign(session, audit.Actor.of(manager, "127.0.0.1"), scope, ids, BENCH_RM,
+                 "bench: bulk move")
+        session.flush()
+        seconds = time.perf_counter() - started
+        session.rollback()
+    return seconds
 
 
 def book_sizes(url: str) -> None:
