@@ -62,12 +62,23 @@ serve: install
 	@echo ""
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
 
+# The suite on SQLite and, when CRM_TEST_DATABASE_URL is set, the same suite on PostgreSQL at
+# the same time (one core each; each run's output is shown when both have finished).
 test: install browser
-	env -u CRM_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider
+	@mkdir -p build
 	@if [ -n "$$CRM_TEST_DATABASE_URL" ]; then \
-		echo "== the same suite on $$CRM_TEST_DATABASE_URL =="; \
-		$(BIN)/python -m pytest -q -p no:cacheprovider; \
-	else echo "CRM_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
+		echo "== the suite on SQLite and on $$CRM_TEST_DATABASE_URL, side by side =="; \
+		env -u CRM_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider \
+			> build/test-sqlite.log 2>&1 & lite=$$!; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider > build/test-postgresql.log 2>&1; \
+		pg=$$?; wait $$lite; sqlite=$$?; \
+		echo "== SQLite (exit $$sqlite) =="; cat build/test-sqlite.log; \
+		echo "== PostgreSQL (exit $$pg) =="; cat build/test-postgresql.log; \
+		[ $$sqlite -eq 0 ] && [ $$pg -eq 0 ]; \
+	else \
+		env -u CRM_TEST_DATABASE_URL $(BIN)/python -m pytest -q -p no:cacheprovider \
+		&& echo "CRM_TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	fi
 
 # After adding or changing user-visible text: refresh the Chinese catalogue, then translate
 # the new entries in portal/translations/zh/LC_MESSAGES/messages.po (a test lists any missing).

@@ -30,12 +30,12 @@ from integration.models import (
 )
 from portal import audit
 from portal.errors import N_, Forbidden, Invalid, NotFound
+from portal.paging import Paged, check_page
 from portal.identifiers import MASKED_FIELDS, mask_value
 from portal.models import User
 from portal.scope import Scope, customer_in_scope, effective_manager, restrict
 
 MAX_QUERY_LENGTH = 100
-MAX_PER_PAGE = 100
 DEPOSIT_TYPES = ("CURRENT", "SAVINGS", "TIME_DEPOSIT")
 LIABILITY_TYPES = ("LOAN", "CREDIT_CARD")
 FLOW_MONTHS = 12
@@ -52,14 +52,6 @@ _MAX_GOLDEN_ID = 2**31 - 1
 def round_money(value: Decimal) -> Decimal:
     """The one rounding of money for display (pages and API): half up to 2 places."""
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def check_page(page: int, per_page: int) -> None:
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
 
 
 # -- search ----------------------------------------------------------------------------
@@ -287,15 +279,11 @@ class TransactionFilter:
 
 
 @dataclass(frozen=True)
-class TransactionPage:
+class TransactionPage(Paged):
     items: list[TransactionLine]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)

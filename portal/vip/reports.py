@@ -23,6 +23,7 @@ from integration.bank_calendar import add_months, month_start
 from integration.db import Decimal4
 from integration.models import Branch, Customer
 from portal.errors import N_, Forbidden, Invalid
+from portal.paging import Paged, check_page
 from portal.scope import Scope, effective_manager, restrict_listing
 from portal.vip.models import (
     VALUE_LAYERS,
@@ -35,7 +36,6 @@ from portal.vip.models import (
 from portal.workbench.models import CustomerMetrics
 
 NO_TIER = "none"  # the "from" of a customer's first evaluation (no tier before)
-MAX_PER_PAGE = 100
 MAX_MONTHS = 36  # months offered by the month picker
 ZERO = Decimal(0)
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}\Z")
@@ -323,16 +323,12 @@ class CustomerRow:
 
 
 @dataclass(frozen=True)
-class CustomerPage:
+class CustomerPage(Paged):
     drill: Drill
     items: list[CustomerRow]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _drill_query(drill: Drill) -> tuple[Select[Any], Any]:
@@ -367,11 +363,7 @@ def drill_down(session: Session, scope: Scope, drill: Drill, page: int = 1,
     """The customers in scope behind one element of a report, largest first, a page at a
     time: the page's ids first (conditions and sort key only), then that page's rows."""
     require_reports(scope)
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
+    check_page(page, per_page)
     query, sort = _drill_query(drill)
     query = restrict_listing(query, scope)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0

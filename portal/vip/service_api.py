@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from portal.api.auth import api_user, token_required
 from portal.api.openapi import PAGE_PARAMETERS, _error_responses, _page_of, register_path
 from portal.errors import Forbidden, Invalid
+from portal.paging import MAX_PER_PAGE
 from portal.extensions import csrf, db
 from portal.scope import customer_in_scope, scope_for
 from portal.vip import entitlements as ent
@@ -117,7 +118,7 @@ def requests():  # type: ignore[no-untyped-def]
     result = sr.list_requests(
         db.session, scope_for(db.session, api_user()), sr.RequestFilter.parse(request.args),
         page=_whole(request.args, "page", 1),
-        per_page=_whole(request.args, "per_page", 20, sr.MAX_PER_PAGE))
+        per_page=_whole(request.args, "per_page", 20, MAX_PER_PAGE))
     return jsonify(items=[request_json(r) for r in result.items], total=result.total,
                    page=result.page, per_page=result.per_page,
                    counts={"open": result.counts.open,

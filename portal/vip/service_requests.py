@@ -20,6 +20,7 @@ from integration.db import utcnow
 from integration.models import Customer
 from portal.audit import Actor, record
 from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from portal.paging import Paged, check_page
 from portal.scope import Scope, customer_in_scope, effective_manager, restrict_work
 from portal.vip import entitlements as ent
 from portal.vip.models import SERVICE_STATUSES, ServiceRequest
@@ -32,7 +33,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {"open": ("in_progress", "rejected"),
                                            "in_progress": ("fulfilled", "rejected")}
 MAX_NOTE = 1000
 MAX_RESOLUTION = 500
-MAX_PER_PAGE = 100
 AUDIT_ACTION = "service_request"
 
 
@@ -180,16 +180,12 @@ class RequestCounts:
 
 
 @dataclass(frozen=True)
-class RequestPage:
+class RequestPage(Paged):
     items: list[RequestRow]
     total: int
     page: int
     per_page: int
     counts: RequestCounts = field(default_factory=RequestCounts)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _rows(now: datetime) -> Any:
@@ -225,9 +221,7 @@ def list_requests(session: Session, scope: Scope, filters: RequestFilter, *,
                   per_page: int = 20) -> RequestPage:
     """A page of the requests in scope (unresolved first, then soonest due) and the counts."""
     require_working(scope)
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("page must be at least 1 and per_page 1 to %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
+    check_page(page, per_page)
     now = now or utcnow()
     query = requests_query(scope, filters, now)
     total = session.scalar(select(func.count()).select_from(

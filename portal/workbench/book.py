@@ -26,6 +26,7 @@ from portal.assignments import MAX_CUSTOMERS, MAX_REASON, Reassignment, reassign
 from portal.audit import Actor
 from portal.customers.services import _name_prefix
 from portal.errors import N_, Forbidden, Invalid
+from portal.paging import MAX_PER_PAGE, Paged
 from portal.identifiers import mask_value
 from portal.models import CustomerAssignment, User
 from portal.scope import (
@@ -46,7 +47,6 @@ from portal.workbench.models import STAFF_LEN, Contact, CustomerMetrics, Task
 from risk.models import Alert
 
 PER_PAGE = 50
-MAX_PER_PAGE = 100
 MAX_BULK = MAX_CUSTOMERS  # customers reassigned at once from "all matching"
 CHUNK = 1000             # IN lists: Oracle takes at most 1000 values
 MAX_PREFIX = 100
@@ -488,7 +488,7 @@ class BookRow:
 
 
 @dataclass(frozen=True)
-class BookPage:
+class BookPage(Paged):
     query: BookQuery
     rows: list[BookRow]
     total: int
@@ -496,10 +496,6 @@ class BookPage:
     per_page: int
     as_of: date | None          # the business date of the balances
     today: date
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
     @property
     def ids(self) -> list[int]:

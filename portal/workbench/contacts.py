@@ -21,6 +21,7 @@ from integration.models import Customer
 from portal import audit
 from portal.audit import Actor
 from portal.errors import N_, Forbidden, Invalid, NotFound
+from portal.paging import Paged, check_page
 from portal.models import User
 from portal.scope import Scope, assignable_staff, customer_in_scope, effective_manager, \
     restrict_work
@@ -37,7 +38,6 @@ from portal.workbench.tasks import MAX_TITLE, add_task
 
 MAX_OUTCOME = 1000
 MAX_NEXT_STEP = 500
-MAX_PER_PAGE = 100
 # A client's clock may run a little ahead of ours: "now" on its side is not the future.
 CLOCK_SKEW = timedelta(minutes=5)
 WORKING_SCOPES = ("book", "branches")  # analysts and admins do not work with customers
@@ -258,16 +258,12 @@ class ContactRow:
 
 
 @dataclass(frozen=True)
-class ContactPage:
+class ContactPage(Paged):
     items: list[ContactRow]
     total: int
     page: int
     per_page: int
     customer_name: str | None = None  # of the customer filter
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _rows() -> Any:
@@ -314,11 +310,7 @@ def search_contacts(session: Session, scope: Scope, filters: ContactFilter, page
     manager's subtree's; with a customer filter, all of that customer's contacts when the
     customer is in scope (NotFound otherwise; the view audited for ``actor``). Dates are
     days in ``zone``."""
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
+    check_page(page, per_page)
     customer_name = None
     if filters.customer_id is not None:
         customer = customer_in_scope(session, scope, filters.customer_id)

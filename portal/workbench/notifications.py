@@ -10,13 +10,13 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from integration.db import utcnow
-from portal.errors import N_, Invalid, NotFound
+from portal.errors import N_, NotFound
+from portal.paging import check_page
 from portal.models import User
 from portal.workbench.models import Notification
 
 KINDS = ("assigned", "reassigned_away", "book_joined", "book_left", "tasks_generated",
          "task_assigned", "opportunity_confirmed", "tier_changed")
-MAX_PER_PAGE = 100
 
 
 def notify(session: Session, user_ids: Iterable[int], kind: str,
@@ -83,11 +83,7 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
 def page_of(session: Session, user_id: int, page: int = 1, per_page: int = 20,
             unread_only: bool = False) -> tuple[list[Notification], int]:
     """One page of the user's notifications, newest first, and how many there are."""
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
+    check_page(page, per_page)
     mine = [Notification.user_id == user_id]
     if unread_only:
         mine.append(Notification.read_at.is_(None))

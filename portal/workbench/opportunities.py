@@ -41,6 +41,7 @@ from integration.bank_calendar import bank_today
 from integration.db import Decimal4, times_rate, utcnow
 from integration.models import Customer, Holding, Product
 from portal.errors import Conflict, Forbidden, Invalid, NotFound
+from portal.paging import Paged, check_page
 from portal.models import User
 from portal.scope import Scope, assignable_staff, customer_in_scope, restrict_work
 from portal.workbench.models import (
@@ -68,7 +69,6 @@ WORKING_SCOPES = ("book", "branches")
 MAX_AMOUNT = Decimal("1000000000000")  # CNY 1 trillion: far above any single sale
 MAX_NOTE = 1000
 MAX_LOST_NOTE = 500
-MAX_PER_PAGE = 100
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -510,17 +510,13 @@ def row(session: Session, scope: Scope, opportunity_id: int) -> OpportunityRow:
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Paged):
     items: list[OpportunityRow]
     total: int
     page: int
     per_page: int
     amount: Decimal      # sum of every match's amount, not only this page's
     weighted: Decimal
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _totals(session: Session, query: Select[Any]) -> tuple[int, Decimal, Decimal]:
@@ -536,10 +532,7 @@ def search(session: Session, scope: Scope, filters: OpportunityFilter, page: int
     """A page of the opportunities in scope that match, soonest expected close first, with
     the count and sums of all matches."""
     check_works_pipeline(scope)
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more."))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and 100."))
+    check_page(page, per_page)
     base = scoped(filters.apply(select(Opportunity.id)), scope)
     total, amount, weighted = _totals(session, base)
     query = scoped(filters.apply(_rows_query(session)), scope)

@@ -20,6 +20,7 @@ from integration.bank_calendar import add_months, bank_today
 from integration.db import utcnow
 from integration.models import Customer
 from portal.errors import N_, Conflict, Forbidden, Invalid, NotFound
+from portal.paging import Paged, check_page
 from portal.models import User
 from portal.scope import (
     ASSIGNABLE_ROLES,
@@ -34,7 +35,6 @@ from portal.workbench.models import PRIORITIES, RECURRENCES, TASK_KINDS, TASK_ST
 MAX_TITLE = 200
 MAX_NOTE = 2000
 MAX_OUTCOME = 500
-MAX_PER_PAGE = 100
 UPCOMING_DAYS = 7
 AGENDA_LIMIT = 100  # rows shown per agenda section (the count says how many there are)
 STATUS_FILTERS = (*TASK_STATUSES, "all")
@@ -105,15 +105,11 @@ class TaskRow:
 
 
 @dataclass(frozen=True)
-class TaskPage:
+class TaskPage(Paged):
     items: list[TaskRow]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)
@@ -207,11 +203,7 @@ def _scoped(scope: Scope, *conditions: Any) -> Select[Any]:
 def list_tasks(session: Session, scope: Scope, filters: TaskFilter, page: int = 1,
                per_page: int = 20) -> TaskPage:
     """A page of the tasks in scope that match the filters, soonest due first."""
-    if page < 1:
-        raise Invalid(N_("page must be 1 or more"))
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise Invalid(N_("per_page must be between 1 and %(max_per_page)s"),
-                      max_per_page=MAX_PER_PAGE)
+    check_page(page, per_page)
     query = _scoped(scope, *filters.conditions())
     total = session.scalar(select(func.count()).select_from(
         query.with_only_columns(Task.id).subquery())) or 0

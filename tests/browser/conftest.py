@@ -32,10 +32,6 @@ PG_URL = os.environ.get("CRM_TEST_DATABASE_URL")
 LOCKOUT_USER = "lockout_analyst"
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives the portal in headless Chromium")
-
-
 def _cannot_run(reason: str) -> None:
     """Fail in CI, where a missing browser is a broken set-up; skip on a developer machine."""
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
