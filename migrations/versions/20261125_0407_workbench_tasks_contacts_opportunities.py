@@ -97,7 +97,6 @@ def upgrade() -> None:
     sa.Column('refreshed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('manager_staff_id', sa.String(length=32), nullable=True),
     sa.Column('branch_code', sa.String(length=32), nullable=True),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_metrics_customer_id_customers')),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_metrics'))
     )
     op.create_table('opportunities',

@@ -86,7 +86,6 @@ def upgrade() -> None:
     sa.Column('last_aum', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('contribution', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('products', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_month_aum_customer_id_customers')),
     sa.PrimaryKeyConstraint('customer_id', 'month', name=op.f('pk_customer_month_aum'))
     )
     with op.batch_alter_table('customer_month_aum', schema=None) as batch_op:
@@ -148,17 +147,12 @@ def upgrade() -> None:
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('tier_code', sa.String(length=20), nullable=False),
     sa.Column('since', sa.Date(), nullable=False),
-    sa.Column('evaluated_month', sa.Date(), nullable=False),
-    sa.Column('rule_version', sa.Integer(), nullable=False),
     sa.Column('months_below', sa.Integer(), nullable=False),
     sa.Column('pinned_tier', sa.String(length=20), nullable=True),
     sa.Column('pin_reason', sa.String(length=500), nullable=True),
     sa.Column('pin_expires', sa.Date(), nullable=True),
     sa.Column('pinned_by', sa.Integer(), nullable=True),
-    sa.Column('explanation', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_tiers_customer_id_customers')),
     sa.ForeignKeyConstraint(['pinned_by'], ['users.id'], name=op.f('fk_customer_tiers_pinned_by_users')),
-    sa.ForeignKeyConstraint(['rule_version'], ['tier_rule_versions.id'], name=op.f('fk_customer_tiers_rule_version_tier_rule_versions')),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_tiers'))
     )
     with op.batch_alter_table('customer_tiers', schema=None) as batch_op:
@@ -177,12 +171,11 @@ def upgrade() -> None:
     sa.Column('contribution', sa.Numeric(20, 4).with_variant(sa.BigInteger(), "sqlite"), nullable=False),
     sa.Column('products', sa.Integer(), nullable=False),
     sa.Column('months_below', sa.Integer(), nullable=False),
-    sa.Column('explanation', sa.JSON(), nullable=False),
+    sa.Column('pin_expires', sa.Date(), nullable=True),
+    sa.Column('pin_reason', sa.String(length=500), nullable=True),
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("outcome IN ('new', 'upgrade', 'downgrade', 'held', 'unchanged', 'pinned', 'pin_expired')", name=op.f('ck_tier_decisions_outcome')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_tier_decisions_customer_id_customers')),
-    sa.ForeignKeyConstraint(['rule_version'], ['tier_rule_versions.id'], name=op.f('fk_tier_decisions_rule_version_tier_rule_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_decisions')),
     sa.UniqueConstraint('customer_id', 'month', name=op.f('uq_tier_decisions_customer_id_month'))
     )
@@ -220,7 +213,6 @@ def upgrade() -> None:
     sa.Column('wallet_signal', sa.Boolean(), nullable=False),
     sa.Column('computed_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint("layer IN ('platinum', 'gold', 'iron', 'lead')", name=op.f('ck_customer_value_layers_layer')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_value_layers_customer_id_customers')),
     sa.PrimaryKeyConstraint('customer_id', name=op.f('pk_customer_value_layers'))
     )
     with op.batch_alter_table('customer_value_layers', schema=None) as batch_op:

@@ -126,8 +126,9 @@ def update_from(table: Any, source: Any, on: Any, values: dict[Any, Any], dialec
     (UPDATE … FROM) where the database has one, correlated subqueries elsewhere (Oracle)."""
     if dialect in UPDATE_FROM_DIALECTS:
         return update(table).where(on, *where).values(values)
-    matched = select(literal(1)).select_from(source).where(on).exists()
-    return update(table).where(matched, *where).values(
+    # The conditions may speak of the source too: they go into the correlated EXISTS.
+    matched = select(literal(1)).select_from(source).where(on, *where).exists()
+    return update(table).where(matched).values(
         {column: select(value).select_from(source).where(on).scalar_subquery()
          for column, value in values.items()})
 

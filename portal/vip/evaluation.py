@@ -25,28 +25,30 @@ For month M (its first day), under the CURRENT rule version:
   grace months are never counted twice. A month before the latest evaluated one is
   refused (its successors were decided from it), and so is a month not yet complete.
 
-One INSERT … SELECT writes the month's ``TierDecision`` rows (with their explanation built
-in SQL, for ``portal.vip.explain.describe``), one UPDATE and one INSERT … SELECT bring
-``CustomerTier`` up to date (clearing expired pins; ``since`` becomes the first day of the
-month after M when the tier changes — after a re-evaluation that no longer changes the
-tier, the date the replaced decision set stays). No loop over customers. Evaluations are
-serialised (a row lock on the rule version; SQLite serialises writers anyway)."""
+One INSERT … SELECT writes the month's ``TierDecision`` rows — the figures, the outcome, the
+rule version and the grace months, with the pin of a pinned decision: everything its
+explanation says (``portal.vip.explain`` words it from the row and its rule version) —;
+one UPDATE of the rows that change and one INSERT … SELECT bring ``CustomerTier`` up to
+date (clearing expired pins; ``since`` becomes the first day of the month after M when the
+tier changes — after a re-evaluation that no longer changes the tier, the date the
+replaced decision set stays). No loop over customers. Evaluations are serialised (a row
+lock on the rule version; SQLite serialises writers anyway).
+
+A decision's ``months_below`` is the consecutive months below the tier it speaks of: a
+hold's count so far, or the count that led to a downgrade; only a hold's count goes on
+into the next month."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Date,
     Integer,
     String,
     and_,
     case,
-    cast,
     delete,
     func,
     insert,
@@ -54,7 +56,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -118,76 +119,8 @@ def latest_evaluated(session: Session) -> date | None:
     return session.scalar(select(func.max(TierDecision.month)))
 
 
-def evaluated_months(session: Session, limit: int = 24) -> list[date]:
-    return list(session.scalars(select(TierDecision.month).distinct()
-                                .order_by(TierDecision.month.desc()).limit(limit)))
-
-
-# -- SQL text for the explanation ------------------------------------------------------------
-
-def _concat(*parts: Any) -> Any:
-    result = parts[0]
-    for part in parts[1:]:
-        result = result.concat(part)
-    return result
-
-
 def _lit(text: str) -> Any:
     return literal(text, TEXT)
-
-
-def _money_text(amount: Any, dialect: str) -> Any:
-    """SQL: a Decimal4 as decimal text ("1234.5000"), the same on every backend."""
-    if dialect == "sqlite":  # ten-thousandths
-        units = type_coerce(amount, BigInteger())
-        absolute = type_coerce(func.abs(units), BigInteger())
-        return func.printf(_lit("%s%d.%04d"), case((units < 0, _lit("-")), else_=_lit("")),
-                           absolute // literal(10000, BigInteger()),
-                           absolute % literal(10000, BigInteger()), type_=TEXT)
-    if dialect == "oracle":
-        return func.to_char(amount, "FM999999999999999990.0000")
-    return cast(amount, TEXT)
-
-
-def _date_text(day: Any, dialect: str) -> Any:
-    """SQL: a date as YYYY-MM-DD (PostgreSQL's cast would follow the server's DateStyle)."""
-    if dialect in ("oracle", "postgresql"):
-        return func.to_char(day, "YYYY-MM-DD")
-    return cast(day, TEXT)
-
-
-def _quoted(text: Any) -> Any:
-    """SQL: ``text`` as a JSON string, for text that needs no escaping (codes, numbers)."""
-    return _concat(_lit('"'), text, _lit('"'))
-
-
-def _json_string(text: Any) -> Any:
-    """SQL: free text as a JSON string (the pin service keeps control characters out)."""
-    escaped = func.replace(func.replace(text, _lit("\\"), _lit("\\\\")), _lit('"'), _lit('\\"'))
-    return _quoted(escaped)
-
-
-def _nullable(expr: Any, text: Any) -> Any:
-    return case((expr.is_(None), _lit("null")), else_=text)
-
-
-def _as_json(text: Any, dialect: str) -> Any:
-    if dialect == "postgresql":  # text is not assignable to json there
-        return cast(text, JSON)
-    return type_coerce(text, JSON)
-
-
-def _tier_json(tier: rules.TierSpec) -> str:
-    """A tier's conditions, compact (a million decisions a month carry them): conditions
-    not set and the default 'all' are left out; names come from the rule version."""
-    conditions: dict[str, Any] = {"min_adb": rules._text(tier.min_adb)}
-    if tier.min_contribution is not None:
-        conditions["min_contribution"] = rules._text(tier.min_contribution)
-    if tier.min_products is not None:
-        conditions["min_products"] = tier.min_products
-    if tier.combine != "all":
-        conditions["combine"] = tier.combine
-    return json.dumps(tier.code) + ":" + json.dumps(conditions, separators=(",", ":"))
 
 
 # -- the statements ----------------------------------------------------------------------
@@ -287,9 +220,12 @@ def _decisions(plan: Plan, dialect: str) -> Any:
                _by_code(pin_tier, index, none).label("pin_index"),
                ct.pin_expires.label("pin_expires"), ct.pin_reason.label("pin_reason")]
     if prior is not None:
+        # Months below count on only from a hold (a downgrade's count led to it).
         columns += [prior.c.to_tier.label("p_tier"),
                     _by_code(prior.c.to_tier, index, none).label("p_index"),
-                    prior.c.months_below.label("p_below"), prior.c.outcome.label("p_outcome")]
+                    case((prior.c.outcome == "held", prior.c.months_below),
+                         else_=literal(0, Integer())).label("p_below"),
+                    prior.c.outcome.label("p_outcome")]
     else:
         columns += [literal(None, TEXT).label("p_tier"), none.label("p_index"),
                     literal(0, Integer()).label("p_below"),
@@ -313,68 +249,22 @@ def _decisions(plan: Plan, dialect: str) -> Any:
     d = _stage(select(b, outcome.label("outcome"), q_code.label("q_code")), "decided", dialect)
 
     held = d.c.outcome == "held"
-    to_tier = case((d.c.outcome == "pinned", d.c.pin_tier), (held, d.c.p_tier),
-                   else_=d.c.q_code)
-    months_below = case((held, d.c.p_below + 1), else_=literal(0, Integer()))
-    explanation = _explanation(plan, d, to_tier, months_below, dialect)
+    pinned = d.c.outcome == "pinned"
+    to_tier = case((pinned, d.c.pin_tier), (held, d.c.p_tier), else_=d.c.q_code)
+    months_below = case((d.c.outcome.in_(("held", "downgrade")), d.c.p_below + 1),
+                        else_=literal(0, Integer()))
     return select(
         d.c.customer_id, literal(plan.month, Date()), literal(plan.rules.id, Integer()),
         d.c.p_tier, to_tier, d.c.q_code, d.c.outcome, d.c.adb, d.c.contribution,
-        d.c.products, months_below, _as_json(explanation, dialect),
+        d.c.products, months_below,
+        case((pinned, d.c.pin_expires), else_=literal(None, Date())),
+        case((pinned, d.c.pin_reason), else_=literal(None, String(500))),
         literal(plan.decided_at, UTCDateTime()))
 
 
 DECISION_COLUMNS = ["customer_id", "month", "rule_version", "from_tier", "to_tier",
                     "qualified_tier", "outcome", "adb", "contribution", "products",
-                    "months_below", "explanation", "decided_at"]
-
-
-def _text_of(*parts: Any) -> Any:
-    """SQL concatenation of text constants (str) and expressions, adjacent constants
-    joined first: a million rows a month, each concatenation counts."""
-    merged: list[Any] = []
-    for part in parts:
-        if isinstance(part, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += part
-        else:
-            merged.append(part)
-    return _concat(*[_lit(p) if isinstance(p, str) else p for p in merged])
-
-
-def _explanation(plan: Plan, d: Any, to_tier: Any, months_below: Any, dialect: str) -> Any:
-    """SQL: the decision's explanation as JSON text: the outcome, the figures, the version,
-    the grace used, and the conditions of the tiers it speaks of (the qualified tier, the
-    next one above it, and the previous tier)."""
-    tiers = plan.rules.tiers
-    version = plan.rules.version
-    header = json.dumps({"month": plan.month.strftime("%Y-%m"), "version": version.id,
-                         "window": version.window_months, "grace": version.grace_months},
-                        separators=(",", ":"))[1:-1]
-    # Per qualified tier, constant text: the next tier up, and the conditions of both.
-    qualified = {i: _lit(',"next":' + (json.dumps(tiers[i + 1].code) if i + 1 < len(tiers)
-                                       else "null")
-                         + ',"tiers":{' + ",".join(_tier_json(t) for t in tiers[i:i + 2]))
-                 for i in range(len(tiers))}
-    previous = case((or_(d.c.p_index < 0, d.c.p_index == d.c.q, d.c.p_index == d.c.q + 1),
-                     _lit("")),
-                    else_=_by_code(d.c.p_index, {i: _lit("," + _tier_json(t))
-                                                 for i, t in enumerate(tiers)}, _lit("")))
-    below_for = case((d.c.outcome.in_(("held", "downgrade")), d.c.p_below + 1),
-                     else_=literal(0, Integer()))
-    pin = case((d.c.outcome == "pinned", _text_of(
-        ',"pin":{"tier":"', d.c.pin_tier, '","expires":',
-        _nullable(d.c.pin_expires, _quoted(_date_text(d.c.pin_expires, dialect))),
-        ',"reason":', _nullable(d.c.pin_reason, _json_string(d.c.pin_reason)), "}")),
-               else_=_lit(""))
-    return _text_of(
-        '{"code":"', d.c.outcome, '",' + header + ',"adb":"', _money_text(d.c.adb, dialect),
-        '","contribution":"', _money_text(d.c.contribution, dialect),
-        '","products":', cast(d.c.products, TEXT),
-        ',"from":', _nullable(d.c.p_tier, _quoted(d.c.p_tier)),
-        ',"to":"', to_tier, '","qualified":"', d.c.q_code,
-        '","months_below":', cast(months_below, TEXT),
-        ',"below_for":', cast(below_for, TEXT), pin,
-        _by_code(d.c.q, qualified, _lit("")), previous, "}}")
+                    "months_below", "pin_expires", "pin_reason", "decided_at"]
 
 
 def statements(plan: Plan, dialect: str) -> list[Any]:
@@ -387,25 +277,25 @@ def statements(plan: Plan, dialect: str) -> list[Any]:
     expired = ct.pin_expires < effective
     changed = or_(td.from_tier.is_(None), td.from_tier != td.to_tier)
     new = td.id > literal(plan.after_id, Integer())
+    # The grace months a customer has used: a hold's count (a downgrade starts afresh).
+    used = case((td.outcome == "held", td.months_below), else_=literal(0, Integer()))
+    # Only the rows that change: a new tier, a grace month counted or reset, a pin that
+    # expired — a month where nearly everyone stays rewrites almost nothing.
     tiers_update = update_from(
         CustomerTier.__table__, TierDecision.__table__,
         and_(td.customer_id == ct.customer_id, new),
         {ct.tier_code: td.to_tier,
          ct.since: case((changed, effective), else_=ct.since),
-         ct.evaluated_month: literal(plan.month, Date()),
-         ct.rule_version: literal(plan.rules.id, Integer()),
-         ct.months_below: td.months_below,
-         ct.explanation: td.explanation,
+         ct.months_below: used,
          ct.pinned_tier: case((expired, literal(None, TEXT)), else_=ct.pinned_tier),
          ct.pin_reason: case((expired, literal(None, String(500))), else_=ct.pin_reason),
          ct.pinned_by: case((expired, literal(None, Integer())), else_=ct.pinned_by),
          ct.pin_expires: case((expired, literal(None, Date())), else_=ct.pin_expires)},
-        dialect)
+        dialect,
+        or_(ct.tier_code != td.to_tier, ct.months_below != used, expired))
     tiers_insert = insert(CustomerTier.__table__).from_select(
-        ["customer_id", "tier_code", "since", "evaluated_month", "rule_version",
-         "months_below", "explanation"],
-        select(td.customer_id, td.to_tier, effective, literal(plan.month, Date()),
-               literal(plan.rules.id, Integer()), td.months_below, td.explanation)
+        ["customer_id", "tier_code", "since", "months_below"],
+        select(td.customer_id, td.to_tier, effective, used)
         .where(new, absent(ct.customer_id, td.customer_id, "tiered", dialect)))
     return [decisions, tiers_update, tiers_insert]
 

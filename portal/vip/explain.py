@@ -1,7 +1,8 @@
 """Tier decisions in words, in the current locale.
 
-``describe(explanation)`` renders the ``explanation`` stored with every ``TierDecision`` (and
-copied to ``CustomerTier``) by ``portal.vip.evaluation``:
+A ``TierDecision`` row holds everything its explanation says; ``of(decision)`` gathers it,
+with the conditions of the rule version the decision used, into the explanation (also the
+API's), and ``describe(explanation)`` words it:
 
     {"code": "held", "month": "2026-10", "version": 2, "window": 3, "grace": 3,
      "adb": "420000.0000", "contribution": "35.0000", "products": 2,
@@ -27,9 +28,13 @@ from flask import g, has_app_context
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
 from portal.customers.services import round_money
+from portal.errors import NotFound
 from portal.pages import money
+from portal.vip import rules
+from portal.vip.models import TierDecision
 
 CODES = ("new", "upgrade", "unchanged", "held", "downgrade", "pinned", "pin_expired")
 
@@ -59,6 +64,64 @@ def version_names(version: Any) -> dict[str, tuple[str, str]]:
             select(TierDefinition.code, TierDefinition.name_en, TierDefinition.name_zh)
             .where(TierDefinition.version_id == version))}
     return cache[version]  # type: ignore[no-any-return]
+
+
+def version_rules(version: int, session: Session | None = None) -> rules.RuleSet | None:
+    """A rule version with its tiers, read once per request (versions never change)."""
+    cache: dict[int, rules.RuleSet | None] = (
+        g.setdefault("tier_rule_sets", {}) if has_app_context() else {})
+    if version not in cache:
+        if session is None:
+            from portal.extensions import db
+
+            session = db.session
+        try:
+            cache[version] = rules.version(session, version)
+        except NotFound:
+            cache[version] = None
+    return cache[version]
+
+
+def _conditions(tier: rules.TierSpec) -> dict[str, Any]:
+    """A tier's conditions, compact: conditions not set and the default 'all' left out."""
+    found: dict[str, Any] = {"min_adb": rules._text(tier.min_adb)}
+    if tier.min_contribution is not None:
+        found["min_contribution"] = rules._text(tier.min_contribution)
+    if tier.min_products is not None:
+        found["min_products"] = tier.min_products
+    if tier.combine != "all":
+        found["combine"] = tier.combine
+    return found
+
+
+def of(decision: TierDecision) -> dict[str, Any]:
+    """The decision's explanation: its figures, outcome and grace months, and the
+    conditions of the tiers it speaks of (the qualified one, the next above it and the
+    previous tier) in its rule version."""
+    version = version_rules(decision.rule_version, object_session(decision))
+    tiers = version.tiers if version is not None else []
+    codes = [t.code for t in tiers]
+    qualified = decision.qualified_tier
+    above = (codes[codes.index(qualified) + 1]
+             if qualified in codes and codes.index(qualified) + 1 < len(codes) else None)
+    code = decision.outcome
+    explanation: dict[str, Any] = {
+        "code": code, "month": decision.month.strftime("%Y-%m"),
+        "version": decision.rule_version,
+        "window": version.version.window_months if version is not None else None,
+        "grace": version.version.grace_months if version is not None else None,
+        "adb": rules._text(decision.adb), "contribution": rules._text(decision.contribution),
+        "products": decision.products, "from": decision.from_tier, "to": decision.to_tier,
+        "qualified": qualified, "next": above,
+        "months_below": decision.months_below if code == "held" else 0,
+        "below_for": decision.months_below if code in ("held", "downgrade") else 0}
+    if code == "pinned":
+        explanation["pin"] = {
+            "tier": decision.to_tier, "reason": decision.pin_reason,
+            "expires": decision.pin_expires.isoformat() if decision.pin_expires else None}
+    spoken = [qualified, above, decision.from_tier]
+    explanation["tiers"] = {t.code: _conditions(t) for t in tiers if t.code in spoken}
+    return explanation
 
 
 def tier_name(explanation: Mapping[str, Any], code: str | None) -> str:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -84,7 +82,9 @@ class CustomerMonthAum(Base):
 
     __tablename__ = "customer_month_aum"
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # No foreign key: every row is computed from customers by the same statement, and
+    # the check per row would double the cost of writing a million (bench/tiers.py).
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
     aum_day_sum: Mapped[Decimal] = mapped_column(Decimal4)
     days: Mapped[int] = mapped_column(Integer)
@@ -97,34 +97,39 @@ class CustomerMonthAum(Base):
 
 
 class CustomerTier(Base):
-    """Each customer's current tier, the state of a pending downgrade, and any pin."""
+    """Each customer's current tier, the state of a pending downgrade, and any pin. The
+    decision behind it (month, rule version, figures, why) is the customer's latest
+    ``TierDecision``: an evaluation rewrites only the rows that change."""
 
     __tablename__ = "customer_tiers"
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # No foreign key: every row is computed from customers by the same statement, and
+    # the check per row would double the cost of writing a million (bench/tiers.py).
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tier_code: Mapped[str] = mapped_column(String(TIER_LEN))
     since: Mapped[date] = mapped_column(Date)
-    evaluated_month: Mapped[date] = mapped_column(Date)
-    rule_version: Mapped[int] = mapped_column(ForeignKey("tier_rule_versions.id"))
     months_below: Mapped[int] = mapped_column(Integer, default=0)  # grace months used
     pinned_tier: Mapped[str | None] = mapped_column(String(TIER_LEN))
     pin_reason: Mapped[str | None] = mapped_column(String(500))
     pin_expires: Mapped[date | None] = mapped_column(Date)
     pinned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     __table_args__ = (Index("ix_customer_tiers_tier", "tier_code"),)
 
 
 class TierDecision(Base):
-    """One evaluation of one customer: the figures, the rule version, the outcome and why."""
+    """One evaluation of one customer: the figures, the rule version, the outcome and the
+    grace months — its explanation, worded by ``portal.vip.explain`` with the conditions of
+    the rule version (versions never change once written)."""
 
     __tablename__ = "tier_decisions"
 
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # No foreign key: every row is computed from customers by the same statement, and
+    # the check per row would double the cost of writing a million (bench/tiers.py).
+    customer_id: Mapped[int] = mapped_column(Integer)
     month: Mapped[date] = mapped_column(Date)  # the month evaluated (its first day)
-    rule_version: Mapped[int] = mapped_column(ForeignKey("tier_rule_versions.id"))
+    rule_version: Mapped[int] = mapped_column(Integer)  # a TierRuleVersion (as above)
     from_tier: Mapped[str | None] = mapped_column(String(TIER_LEN))
     to_tier: Mapped[str] = mapped_column(String(TIER_LEN))
     qualified_tier: Mapped[str] = mapped_column(String(TIER_LEN))  # what the figures gave
@@ -132,8 +137,11 @@ class TierDecision(Base):
     adb: Mapped[Decimal] = mapped_column(Decimal4)
     contribution: Mapped[Decimal] = mapped_column(Decimal4)
     products: Mapped[int] = mapped_column(Integer)
+    # Consecutive months below the tier held: a hold's count, or what led to a downgrade.
     months_below: Mapped[int] = mapped_column(Integer, default=0)
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A pinned decision's pin, as it stood (pins change; the decision keeps what it used).
+    pin_expires: Mapped[date | None] = mapped_column(Date)
+    pin_reason: Mapped[str | None] = mapped_column(String(500))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set once the RM was told of an upgrade or downgrade (the follow-up job is idempotent).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -206,7 +214,9 @@ class CustomerValueLayer(Base):
 
     __tablename__ = "customer_value_layers"
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # No foreign key: every row is computed from customers by the same statement, and
+    # the check per row would double the cost of writing a million (bench/tiers.py).
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[date] = mapped_column(Date)  # the evaluated month (its first day)
     layer: Mapped[str] = mapped_column(String(8))
     value: Mapped[Decimal] = mapped_column(Decimal4)  # the month's contribution

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.models import User
+from portal.vip import explain
 from portal.vip.models import CustomerTier, TierDecision, TierDefinition
 
 HISTORY_MONTHS = 12
@@ -39,19 +39,16 @@ class TierPanel:
         return self.history[0] if self.history else None
 
     @property
-    def explanation(self) -> dict[str, Any] | None:
-        """The explanation of the latest decision (the current tier's, when the history
-        is empty)."""
-        if self.latest is not None:
-            return self.latest.explanation
-        return self.current.explanation if self.current is not None else None
+    def version(self) -> int | None:
+        """The rule version of the latest decision (the one behind the current tier)."""
+        return self.latest.rule_version if self.latest is not None else None
 
     @property
     def threshold(self) -> Decimal | None:
         """The current tier's minimum average daily AUM in the version that decided it."""
-        if self.current is None:
+        if self.current is None or self.version is None:
             return None
-        return self.thresholds.get((self.current.rule_version, self.current.tier_code))
+        return self.thresholds.get((self.version, self.current.tier_code))
 
     def pin_in_force(self, today: date) -> bool:
         current = self.current
@@ -69,24 +66,9 @@ class TierPanel:
             found = self.names[(versions[0], code)] if versions else None
         return found.in_locale(locale) if found is not None else code
 
-    def describe(self, explanation: dict[str, Any] | None) -> str:
-        """An explanation in the reader's language (``portal.vip.explain``), else its
-        code."""
-        return describe(explanation)
-
-
-def describe(explanation: dict[str, Any] | None) -> str:
-    if not explanation:
-        return ""
-    try:
-        from portal.vip.explain import describe as worded
-    except ImportError:
-        worded = None
-    if worded is not None:
-        return str(worded(explanation))
-    if isinstance(explanation, dict):
-        return str(explanation.get("code") or explanation.get("outcome") or "")
-    return str(explanation)
+    def why(self, decision: TierDecision | None) -> str:
+        """A decision's explanation in the reader's language ("" without one)."""
+        return explain.describe(explain.of(decision)) if decision is not None else ""
 
 
 def customer_tier_panel(session: Session, customer_id: int) -> TierPanel:
@@ -95,8 +77,7 @@ def customer_tier_panel(session: Session, customer_id: int) -> TierPanel:
     history = list(session.scalars(
         select(TierDecision).where(TierDecision.customer_id == customer_id)
         .order_by(TierDecision.month.desc()).limit(HISTORY_MONTHS)))
-    versions = {d.rule_version for d in history} | (
-        {current.rule_version} if current is not None else set())
+    versions = {d.rule_version for d in history}
     codes = {code for d in history for code in (d.from_tier, d.to_tier, d.qualified_tier)
              if code} | ({current.tier_code, current.pinned_tier} - {None}
                          if current is not None else set())

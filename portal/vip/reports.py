@@ -377,7 +377,7 @@ def drill_down(session: Session, scope: Scope, drill: Drill, page: int = 1,
 
 def _rows(session: Session, ids: list[int], drill: Drill) -> list[CustomerRow]:
     decision_month = (drill.month if drill.kind == "migration"
-                      else CustomerTier.evaluated_month)
+                      else session.scalar(select(func.max(TierDecision.month))))
     query = (
         select(Customer.id, Customer.name, Customer.branch_code, Branch.name,
                effective_manager(), CustomerTier.tier_code, CustomerMetrics.aum,

@@ -242,7 +242,8 @@ def _pin_page(customer_id: int, form: PinForm | None = None, error: str | None =
                            if view.current else None)
     form.tier.choices = [(t.code, _tier_name(t)) for t in reversed(current.tiers)]
     response = make_response(render_template(
-        "vip/rules_pin.html", view=view, form=form, error=error, describe=explain.describe,
+        "vip/rules_pin.html", view=view, form=form, error=error,
+        why=lambda decision: explain.describe(explain.of(decision)),
         tier_label=lambda code, version: explain.tier_name({"version": version}, code),
         earliest=bank_today() + timedelta(days=1),
         latest=add_months(bank_today(), pins.MAX_MONTHS),

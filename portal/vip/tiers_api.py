@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, jsonify, request
+from sqlalchemy import select
 
 from integration.bank_calendar import bank_today
 from integration.queries import latest_business_date
@@ -56,22 +57,23 @@ def decision_json(d: TierDecision) -> dict[str, Any]:
             **_names(d.rule_version, d.to_tier),
             "qualified_tier": d.qualified_tier, "adb": _money(d.adb),
             "contribution": _money(d.contribution), "products": d.products,
-            "months_below": d.months_below, "explanation": d.explanation,
-            "explanation_text": explain.describe(d.explanation),
+            "months_below": d.months_below, "explanation": explain.of(d),
+            "explanation_text": explain.describe(explain.of(d)),
             "decided_at": d.decided_at.isoformat()}
 
 
-def tier_json(tier: CustomerTier | None) -> dict[str, Any] | None:
-    if tier is None:
+def tier_json(tier: CustomerTier | None, latest: TierDecision | None) -> dict[str, Any] | None:
+    """The current tier; ``latest``, the decision behind it, names its month and version."""
+    if tier is None or latest is None:
         return None
     pin = None if tier.pinned_tier is None else {
         "tier": tier.pinned_tier, "reason": tier.pin_reason,
         "expires": tier.pin_expires.isoformat() if tier.pin_expires else None,
         "pinned_by": tier.pinned_by}
-    return {"code": tier.tier_code, **_names(tier.rule_version, tier.tier_code),
+    return {"code": tier.tier_code, **_names(latest.rule_version, tier.tier_code),
             "since": tier.since.isoformat(),
-            "evaluated_month": tier.evaluated_month.strftime("%Y-%m"),
-            "rule_version": tier.rule_version, "months_below": tier.months_below, "pin": pin}
+            "evaluated_month": latest.month.strftime("%Y-%m"),
+            "rule_version": latest.rule_version, "months_below": tier.months_below, "pin": pin}
 
 
 @blueprint.get("/tiers/rules")
@@ -121,11 +123,12 @@ def customer_tier(customer_id: int):  # type: ignore[no-untyped-def]
     user = api_user()
     view = pins.view_tier(db.session, scope_for(db.session, user), actor(user), customer_id,
                           channel="api")
-    current = view.current
+    latest = view.history[0] if view.history else None
+    explanation = explain.of(latest) if latest is not None else None
     response = jsonify(
-        customer_id=view.customer_id, tier=tier_json(current),
-        explanation=current.explanation if current else None,
-        explanation_text=explain.describe(current.explanation) if current else None,
+        customer_id=view.customer_id, tier=tier_json(view.current, latest),
+        explanation=explanation,
+        explanation_text=explain.describe(explanation) if explanation else None,
         history=[decision_json(d) for d in view.history])
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -148,7 +151,7 @@ def pin(customer_id: int):  # type: ignore[no-untyped-def]
         raise Invalid("expires must be a date (YYYY-MM-DD)") from None
     pinned = pins.pin(db.session, scope_for(db.session, user), actor(user), customer_id, tier,
                       reason, expiry, bank_today())
-    return jsonify(customer_id=customer_id, tier=tier_json(pinned))
+    return jsonify(customer_id=customer_id, tier=tier_json(pinned, _latest(customer_id)))
 
 
 @blueprint.delete("/customers/<int:customer_id>/tier/pin")
@@ -156,7 +159,13 @@ def pin(customer_id: int):  # type: ignore[no-untyped-def]
 def unpin(customer_id: int):  # type: ignore[no-untyped-def]
     user = api_user()
     unpinned = pins.unpin(db.session, scope_for(db.session, user), actor(user), customer_id)
-    return jsonify(customer_id=customer_id, tier=tier_json(unpinned))
+    return jsonify(customer_id=customer_id, tier=tier_json(unpinned, _latest(customer_id)))
+
+
+def _latest(customer_id: int) -> TierDecision | None:
+    """The customer's latest decision (a pin needs an evaluated customer)."""
+    return db.session.scalar(select(TierDecision).where(TierDecision.customer_id == customer_id)
+                             .order_by(TierDecision.month.desc()).limit(1))
 
 
 # -- OpenAPI ---------------------------------------------------------------------------

@@ -225,7 +225,9 @@ class CustomerMetrics(Base):
 
     __tablename__ = "customer_metrics"
 
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # No foreign key: every row is computed from customers by the same statement, and
+    # the check per row would double the cost of writing a million (bench/tiers.py).
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     aum: Mapped[Decimal] = mapped_column(Decimal4)
     liabilities: Mapped[Decimal] = mapped_column(Decimal4)
     # Distinct products among the open accounts and holdings (tiers may ask for a number).

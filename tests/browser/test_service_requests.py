@@ -27,8 +27,7 @@ def platinum_customer(browser_database_url: str, browser_bank: dict[str, int]) -
                             .where(ServiceRequest.customer_id == customer_id))
             session.execute(delete(CustomerTier).where(CustomerTier.customer_id == customer_id))
             session.add(CustomerTier(customer_id=customer_id, tier_code="platinum",
-                                     since=date(2026, 1, 1), evaluated_month=date(2026, 11, 1),
-                                     rule_version=1, explanation={}))
+                                     since=date(2026, 1, 1)))
     finally:
         engine.dispose()
     return customer_id

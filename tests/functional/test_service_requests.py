@@ -30,8 +30,7 @@ def set_tier(engine: Any, customer_id: int, tier: str) -> None:
         row = session.get(CustomerTier, customer_id)
         if row is None:
             session.add(CustomerTier(customer_id=customer_id, tier_code=tier,
-                                     since=date(2026, 1, 1), evaluated_month=date(2026, 11, 1),
-                                     rule_version=1, explanation={}))
+                                     since=date(2026, 1, 1)))
         else:
             row.tier_code = tier
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -14,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from portal.models import User
 from portal.vip.models import CustomerTier, TierDefinition, TierRuleVersion
-from portal.vip.panel import customer_tier_panel, describe
+from portal.vip import explain
+from portal.vip.models import TierDecision
+from portal.vip.panel import customer_tier_panel
 from tests.functional.vip_report_data import (  # noqa: F401 - fixtures
     MONTH,
     PREVIOUS,
@@ -28,23 +29,22 @@ EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
 
 
-def tier_json(version: int, gold_name: tuple[str, str], gold_min: str) -> dict[str, Any]:
-    return {"standard": {"rank": 0, "name_en": "Standard", "name_zh": "普通",
-                         "min_adb": "0.0000", "min_contribution": None, "min_products": None,
-                         "combine": "all"},
-            "gold": {"rank": 1, "name_en": gold_name[0], "name_zh": gold_name[1],
-                     "min_adb": gold_min, "min_contribution": None, "min_products": None,
-                     "combine": "all"}}
-
-
+# What the panel says of October's upgrade: the decision's figures with the conditions of
+# rule version 2 (Gold renamed and raised to 60,000).
 UPGRADE = {"code": "upgrade", "month": "2026-10", "version": 2, "window": 3, "grace": 3,
-           "adb": "160000.0000", "contribution": "300.0000", "products": 2,
-           "from": "standard", "to": "gold", "qualified": "gold", "months_below": 0,
-           "below_for": 0, "tiers": tier_json(2, ("Gold Plus", "金卡+"), "60000.0000")}
-NEW = {"code": "new", "month": "2026-09", "version": 1, "window": 3, "grace": 3,
-       "adb": "40000.0000", "contribution": "10.0000", "products": 1, "from": None,
-       "to": "standard", "qualified": "standard", "months_below": 0, "below_for": 0,
-       "tiers": tier_json(1, ("Gold", "金卡"), "50000.0000")}
+           "adb": "160000.0000", "contribution": "300.0000", "products": 1,
+           "from": "standard", "to": "gold", "qualified": "gold", "next": "platinum",
+           "months_below": 0, "below_for": 0,
+           "tiers": {"standard": {"min_adb": "0.0000"}, "gold": {"min_adb": "60000.0000"},
+                     "platinum": {"min_adb": "500000.0000"}}}
+
+
+def worded(app, engine, customer_id: int, month: date) -> str:  # type: ignore[no-untyped-def]
+    """The decision's explanation as the English page words it."""
+    with Session(engine) as session, app.test_request_context(headers=EN):
+        found = session.scalars(select(TierDecision).where(
+            TierDecision.customer_id == customer_id, TierDecision.month == month)).one()
+        return explain.describe(explain.of(found))
 
 
 @pytest.fixture
@@ -65,14 +65,12 @@ def history(engine, customers: Customers, users) -> Customers:  # type: ignore[n
                 min_adb=Decimal(60000) if gold else d.min_adb, combine="all"))
         manager = session.scalars(select(User).where(User.username == "bm_b01")).one()
         manager.display_name = "王经理"
-        set_tier(session, customers["C1"], "gold", since=date(2026, 11, 1), version=version.id,
-                 explanation=UPGRADE, pinned_tier="platinum",
+        set_tier(session, customers["C1"], "gold", since=date(2026, 11, 1), pinned_tier="platinum",
                  pin_reason="家族客户, under review", pin_expires=date(2027, 3, 31),
                  pinned_by=manager.id)
-        decide(session, customers["C1"], None, "standard", "new", "40000", month=PREVIOUS,
-               explanation=NEW)
+        decide(session, customers["C1"], None, "standard", "new", "40000", month=PREVIOUS)
         decide(session, customers["C1"], "standard", "gold", "upgrade", "160000",
-               version=version.id, explanation=UPGRADE)
+               version=version.id, contribution="300")
         assert version.id == 2
     return customers
 
@@ -80,9 +78,10 @@ def history(engine, customers: Customers, users) -> Customers:  # type: ignore[n
 def test_panel_data(engine, history) -> None:  # type: ignore[no-untyped-def]
     with Session(engine) as session:
         panel = customer_tier_panel(session, history["C1"])
+        assert explain.of(panel.latest) == UPGRADE  # the figures, the version's conditions
     assert panel.current is not None and panel.current.tier_code == "gold"
     assert [(d.month, d.rule_version) for d in panel.history] == [(MONTH, 2), (PREVIOUS, 1)]
-    assert panel.explanation == UPGRADE
+    assert panel.version == 2
     assert panel.threshold == Decimal(60000)
     assert panel.name("gold", "en", 2) == "Gold Plus" and panel.name("gold", "zh_CN", 1) == "金卡"
     assert panel.name("gold", "en") == "Gold Plus"  # the latest version's name
@@ -98,15 +97,15 @@ def history_rows(page: str) -> dict[str, str]:
         r'<tr data-month="([0-9-]+)">(.*?)</tr>', page, re.S)}
 
 
-def test_the_360_page_shows_tier_explanation_pin_and_history(app, client, login, history) -> None:  # type: ignore[no-untyped-def]
+def test_the_360_page_shows_tier_explanation_pin_and_history(app, engine, client, login, history) -> None:  # type: ignore[no-untyped-def]
     login("rm1")
     response = client.get(f"/customers/{history['C1']}", headers=EN)
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'data-tier="gold">Gold Plus</span>' in page
-    with app.test_request_context(headers=EN):
-        upgrade, new = describe(UPGRADE), describe(NEW)
-    assert "Gold Plus" in upgrade and "No explanation" not in upgrade
+    upgrade = worded(app, engine, history["C1"], MONTH)
+    new = worded(app, engine, history["C1"], PREVIOUS)
+    assert "Gold Plus" in upgrade and "60,000.00" in upgrade and "No explanation" not in upgrade
     assert f'id="tier-explanation">{escape(upgrade)}</p>' in page
     assert "Pinned at Platinum" in page and "王经理" in page
     assert "家族客户, under review" in page and "Mar 31, 2027" in page
@@ -147,18 +146,3 @@ def test_a_customer_never_evaluated(client, login, history) -> None:  # type: ig
     login("rm1")
     page = client.get(f"/customers/{history['C4']}", headers=EN).get_data(as_text=True)
     assert "No tier yet" in page and "No tier decisions yet." in page
-
-
-def test_the_explanation_falls_back_to_its_code_without_words(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_explain(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "portal.vip.explain":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_explain)
-    assert describe({"code": "held"}) == "held"
-    assert describe(None) == ""

@@ -21,6 +21,7 @@ from tests.functional.tiers_support import (
     OCT,
     current_tier,
     decision,
+    explained,
     evaluate,
     set_months,
 )
@@ -59,10 +60,12 @@ def test_a_pin_wins_over_the_figures_until_it_expires(app, engine, evaluated) ->
     found = decision(engine, c1, NOV)
     assert (found.from_tier, found.to_tier, found.qualified_tier, found.outcome) == \
         ("gold", "platinum", "gold", "pinned")
-    assert found.explanation["pin"] == {"tier": "platinum", "expires": "2026-12-15",
-                                        "reason": "VIP relationship"}
+    assert (found.pin_expires, found.pin_reason) == (date(2026, 12, 15), "VIP relationship")
+    why = explained(engine, c1, NOV)
+    assert why["pin"] == {"tier": "platinum", "expires": "2026-12-15",
+                          "reason": "VIP relationship"}
     with app.test_request_context(headers={"Accept-Language": "en"}):
-        assert explain.describe(found.explanation).startswith(
+        assert explain.describe(why).startswith(
             "Pinned at Platinum by a branch manager until 2026-12-15: VIP relationship. The "
             "figures alone give Gold.")
     assert current_tier(engine, c1).tier_code == "platinum"
@@ -153,7 +156,7 @@ def test_the_reason_is_one_line_and_safe_in_the_explanation(app, engine, evaluat
     assert pin(engine, evaluated["C1"], reason=reason).pin_reason == \
         'Board member "key" account \\ 重要客户 <b>'
     evaluate(engine, NOV)
-    explanation = decision(engine, evaluated["C1"], NOV).explanation
+    explanation = explained(engine, evaluated["C1"], NOV)
     assert explanation["pin"]["reason"] == 'Board member "key" account \\ 重要客户 <b>'
 
 

@@ -71,6 +71,17 @@ def decision(engine: Any, customer_id: int, month: date) -> TierDecision:
         return found
 
 
+def explained(engine: Any, customer_id: int, month: date) -> dict[str, Any]:
+    """The decision's explanation (portal.vip.explain.of), as pages and the API give it."""
+    from portal.vip import explain
+
+    with Session(engine) as session:
+        found = session.scalar(select(TierDecision).where(
+            TierDecision.customer_id == customer_id, TierDecision.month == month))
+        assert found is not None, f"no decision for {customer_id} in {month}"
+        return explain.of(found)
+
+
 def current_tier(engine: Any, customer_id: int) -> CustomerTier:
     with Session(engine) as session:
         found = session.get(CustomerTier, customer_id)

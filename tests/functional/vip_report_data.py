@@ -67,24 +67,21 @@ def customers(engine: Engine, bank: Any, tmp_path: Any) -> Customers:
 
 
 def set_tier(session: Session, customer_id: int, tier: str, since: date = MONTH,
-             version: int = 1, months_below: int = 0, explanation: dict[str, Any] | None = None,
-             **pin: Any) -> CustomerTier:
+             months_below: int = 0, **pin: Any) -> CustomerTier:
     row = CustomerTier(customer_id=customer_id, tier_code=tier, since=since,
-                       evaluated_month=MONTH, rule_version=version, months_below=months_below,
-                       explanation=explanation or {"code": "unchanged"}, **pin)
+                       months_below=months_below, **pin)
     session.add(row)
     return row
 
 
 def decide(session: Session, customer_id: int, from_tier: str | None, to_tier: str,
            outcome: str, adb: str, month: date = MONTH, version: int = 1,
-           explanation: dict[str, Any] | None = None, contribution: str = "0",
-           qualified: str | None = None, months_below: int = 0) -> TierDecision:
+           contribution: str = "0", qualified: str | None = None,
+           months_below: int = 0, **pin: Any) -> TierDecision:
     row = TierDecision(customer_id=customer_id, month=month, rule_version=version,
                        from_tier=from_tier, to_tier=to_tier, qualified_tier=qualified or to_tier,
                        outcome=outcome, adb=Decimal(adb), contribution=Decimal(contribution),
-                       products=1, months_below=months_below,
-                       explanation=explanation or {"code": outcome})
+                       products=1, months_below=months_below, **pin)
     session.add(row)
     return row
 
