@@ -76,6 +76,12 @@ class FxRate(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("feed_batches.id"))
 
 
+# Marks a column holding a customer's id without a foreign key: derived per-customer tables
+# written a million rows at a time by set-based SQL from customers itself (the per-row
+# check would double their cost; customers are closed, never deleted).
+CUSTOMER_KEY = {"key_of": "customers.id"}
+
+
 class Customer(Base):
     """The golden record: one row per person, whatever systems know them."""
 

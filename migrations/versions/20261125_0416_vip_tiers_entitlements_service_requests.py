@@ -159,7 +159,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_customer_tiers_tier', ['tier_code'], unique=False)
 
     op.create_table('tier_decisions',
-    sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
     sa.Column('rule_version', sa.Integer(), nullable=False),
@@ -176,11 +175,10 @@ def upgrade() -> None:
     sa.Column('decided_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('notified_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("outcome IN ('new', 'upgrade', 'downgrade', 'held', 'unchanged', 'pinned', 'pin_expired')", name=op.f('ck_tier_decisions_outcome')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_tier_decisions')),
-    sa.UniqueConstraint('customer_id', 'month', name=op.f('uq_tier_decisions_customer_id_month'))
+    sa.PrimaryKeyConstraint('customer_id', 'month', name=op.f('pk_tier_decisions'))
     )
     with op.batch_alter_table('tier_decisions', schema=None) as batch_op:
-        batch_op.create_index('ix_tier_decisions_month_tiers', ['month', 'from_tier', 'to_tier'], unique=False)
+        batch_op.create_index('ix_tier_decisions_month', ['month'], unique=False)
 
     op.create_table('tier_definitions',
     sa.Column('id', sa.Integer(), sa.Identity(always=False), nullable=False),
@@ -230,7 +228,7 @@ def downgrade() -> None:
     op.drop_table('customer_value_layers')
     op.drop_table('tier_definitions')
     with op.batch_alter_table('tier_decisions', schema=None) as batch_op:
-        batch_op.drop_index('ix_tier_decisions_month_tiers')
+        batch_op.drop_index('ix_tier_decisions_month')
 
     op.drop_table('tier_decisions')
     with op.batch_alter_table('customer_tiers', schema=None) as batch_op:

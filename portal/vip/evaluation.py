@@ -133,10 +133,6 @@ class Plan:
     rules: rules.RuleSet
     previous_month: date | None  # the latest evaluated month before ``month``
     decided_at: Any = None
-    # The highest decision id before this evaluation: the month's new decisions are those
-    # above it (a range of the primary key, read in order, rather than a million lookups
-    # through the month index). Evaluations are serialised, so no one else's rows are in it.
-    after_id: int = 0
 
     @property
     def effective(self) -> date:  # the decision takes effect on the next month's first day
@@ -276,7 +272,7 @@ def statements(plan: Plan, dialect: str) -> list[Any]:
     effective = literal(plan.effective, Date())
     expired = ct.pin_expires < effective
     changed = or_(td.from_tier.is_(None), td.from_tier != td.to_tier)
-    new = td.id > literal(plan.after_id, Integer())
+    new = td.month == literal(plan.month, Date())  # (a re-evaluation deleted the old ones)
     # The grace months a customer has used: a hold's count (a downgrade starts afresh).
     used = case((td.outcome == "held", td.months_below), else_=literal(0, Integer()))
     # Only the rows that change: a new tier, a grace month counted or reset, a pin that
@@ -342,8 +338,7 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
         session.execute(delete(TierDecision).where(TierDecision.month == month))
     previous = session.scalar(select(func.max(TierDecision.month))
                               .where(TierDecision.month < month))
-    plan = Plan(month, rule_set, previous, utcnow(),
-                session.scalar(select(func.max(TierDecision.id))) or 0)
+    plan = Plan(month, rule_set, previous, utcnow())
     dialect = session.get_bind().dialect.name
     decisions, *tiers = statements(plan, dialect)
     try:
@@ -360,7 +355,7 @@ def evaluate(session: Session, month: date, *, business_date: date | None = None
                        month=f"{month:%Y-%m}") from None
     _keep_notified(session, month, told)
     counts = dict(session.execute(select(TierDecision.outcome, func.count())
-                                  .where(TierDecision.id > plan.after_id)
+                                  .where(TierDecision.month == month)
                                   .group_by(TierDecision.outcome)).all())
     result = EvaluationResult(month, plan.rules.id, replaced, counts)
     if actor is not None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integration.db import Base, Decimal4, UTCDateTime, utcnow
+from integration.models import CUSTOMER_KEY
 
 TIER_LEN = 20
 SERVICE_STATUSES = ("open", "in_progress", "fulfilled", "rejected")
@@ -84,7 +85,7 @@ class CustomerMonthAum(Base):
 
     # No foreign key: every row is computed from customers by the same statement, and
     # the check per row would double the cost of writing a million (bench/tiers.py).
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, info=CUSTOMER_KEY)
     month: Mapped[date] = mapped_column(Date, primary_key=True)  # first day of the month
     aum_day_sum: Mapped[Decimal] = mapped_column(Decimal4)
     days: Mapped[int] = mapped_column(Integer)
@@ -105,7 +106,7 @@ class CustomerTier(Base):
 
     # No foreign key: every row is computed from customers by the same statement, and
     # the check per row would double the cost of writing a million (bench/tiers.py).
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, info=CUSTOMER_KEY)
     tier_code: Mapped[str] = mapped_column(String(TIER_LEN))
     since: Mapped[date] = mapped_column(Date)
     months_below: Mapped[int] = mapped_column(Integer, default=0)  # grace months used
@@ -124,11 +125,10 @@ class TierDecision(Base):
 
     __tablename__ = "tier_decisions"
 
-    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     # No foreign key: every row is computed from customers by the same statement, and
     # the check per row would double the cost of writing a million (bench/tiers.py).
-    customer_id: Mapped[int] = mapped_column(Integer)
-    month: Mapped[date] = mapped_column(Date)  # the month evaluated (its first day)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, info=CUSTOMER_KEY)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # evaluated (its first day)
     rule_version: Mapped[int] = mapped_column(Integer)  # a TierRuleVersion (as above)
     from_tier: Mapped[str | None] = mapped_column(String(TIER_LEN))
     to_tier: Mapped[str] = mapped_column(String(TIER_LEN))
@@ -146,9 +146,10 @@ class TierDecision(Base):
     # Set once the RM was told of an upgrade or downgrade (the follow-up job is idempotent).
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Two indexes, the fewest for both ways in: a customer's history (the key) and a
+    # month's decisions (the month; deduplicated, so cheap to grow by a million rows).
     __table_args__ = (
-        UniqueConstraint("customer_id", "month"),
-        Index("ix_tier_decisions_month_tiers", "month", "from_tier", "to_tier"),
+        Index("ix_tier_decisions_month", "month"),
         CheckConstraint("outcome IN ('new', 'upgrade', 'downgrade', 'held', 'unchanged', "
                         "'pinned', 'pin_expired')", name="outcome"),
     )
@@ -216,7 +217,7 @@ class CustomerValueLayer(Base):
 
     # No foreign key: every row is computed from customers by the same statement, and
     # the check per row would double the cost of writing a million (bench/tiers.py).
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, info=CUSTOMER_KEY)
     month: Mapped[date] = mapped_column(Date)  # the evaluated month (its first day)
     layer: Mapped[str] = mapped_column(String(8))
     value: Mapped[Decimal] = mapped_column(Decimal4)  # the month's contribution

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from integration.bank_calendar import bank_today
 from integration.db import Base, Decimal4, UTCDateTime, utcnow
+from integration.models import CUSTOMER_KEY
 
 STAFF_LEN = 32
 TASK_KINDS = ("manual", "follow_up", "handover", "td_maturity", "birthday", "kyc_review",
@@ -227,7 +228,7 @@ class CustomerMetrics(Base):
 
     # No foreign key: every row is computed from customers by the same statement, and
     # the check per row would double the cost of writing a million (bench/tiers.py).
-    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True, info=CUSTOMER_KEY)
     aum: Mapped[Decimal] = mapped_column(Decimal4)
     liabilities: Mapped[Decimal] = mapped_column(Decimal4)
     # Distinct products among the open accounts and holdings (tiers may ask for a number).
