@@ -60,7 +60,7 @@ serve: install
 	@echo "  ho0001 (analyst) or admin, password crm-demo-2026 (see 'crm users list')."
 	@echo "  Feeds:      $(BIN)/crm batches   |   $(BIN)/crm quarantine list"
 	@echo ""
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --timeout 120 --access-logfile - wsgi:app
 
 # The suite on SQLite and, when CRM_TEST_DATABASE_URL is set, the same suite on PostgreSQL at
 # the same time (one core each; each run's output is shown when both have finished).

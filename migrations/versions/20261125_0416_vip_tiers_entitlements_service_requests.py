@@ -157,6 +157,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_tiers', schema=None) as batch_op:
         batch_op.create_index('ix_customer_tiers_tier', ['tier_code'], unique=False)
+        batch_op.create_index('ix_customer_tiers_pinned', ['pinned_tier'], unique=False,
+                              postgresql_where=sa.text('pinned_tier IS NOT NULL'),
+                              sqlite_where=sa.text('pinned_tier IS NOT NULL'))
 
     op.create_table('tier_decisions',
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -232,6 +235,7 @@ def downgrade() -> None:
 
     op.drop_table('tier_decisions')
     with op.batch_alter_table('customer_tiers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_tiers_pinned')
         batch_op.drop_index('ix_customer_tiers_tier')
 
     op.drop_table('customer_tiers')
