@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import func, select, union
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from integration.db import to_units
@@ -363,6 +363,3 @@ def _merge_tier(old: TierSpec | None, code: str, change: Mapping[str, Any]) -> T
                            code, optional=True),
         **names)
 
-
-def version_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(TierRuleVersion)) or 0

@@ -315,10 +315,6 @@ class ServicePanel:
     entitlements: list[ent.CustomerEntitlement]
     open_requests: list[RequestRow]
 
-    @property
-    def can_request(self) -> bool:
-        return any(e.available for e in self.entitlements)
-
 
 def customer_service_panel(session: Session, customer_id: int,
                            now: datetime | None = None) -> ServicePanel:

@@ -73,10 +73,6 @@ CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 
-def probability(stage: str) -> Decimal:
-    return PROBABILITY[stage]
-
-
 def probability_sql(stage: Any = None) -> Any:
     """SQL: the probability of ``stage`` (default Opportunity.stage), as a Decimal4."""
     stage = Opportunity.stage if stage is None else stage
