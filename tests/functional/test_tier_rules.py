@@ -31,7 +31,7 @@ def propose(engine, window: int = 3, grace: int = 3, **changes) -> rules.RuleSet
             [replace(t, **changes.get(t.code, {})) for t in now.tiers], window, grace))
 
 
-def refused(engine, reason: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def assert_refused(engine, reason: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(rules.RulesInvalid) as caught:
         propose(engine, **kwargs)
     assert caught.value.reason == reason
@@ -85,7 +85,7 @@ def test_a_change_writes_a_new_version_and_keeps_the_old_one(engine) -> None:  #
     ({}, "unchanged"),
 ])
 def test_invalid_rules_are_refused(engine, kwargs, reason) -> None:  # type: ignore[no-untyped-def]
-    refused(engine, reason, **kwargs)
+    assert_refused(engine, reason, **kwargs)
 
 
 def test_the_edges_of_the_ranges_are_allowed(engine) -> None:  # type: ignore[no-untyped-def]
